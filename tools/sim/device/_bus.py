@@ -70,6 +70,25 @@ def call(name, payload=b"", plen=None):
     return data
 
 
+def call_parts(name, head, body):
+    """Request `name` with payload head + body, sent without joining them (no copy)."""
+    if _sock is None:
+        _connect()
+    struct.pack_into("<BI", _hdr, 0, len(name), len(head) + len(body))
+    _sock.write(_hdr)
+    _sock.write(name)
+    _sock.write(head)
+    _sock.write(body)
+    status, n = _status()
+    if n:
+        data = bytearray(n)
+        _read_exact(data, n)
+        if status:
+            _raise(status, bytes(data).decode())
+    elif status:
+        _raise(status, "")
+
+
 def call_into(name, payload, buf, plen=None):
     """Request `name`; the reply goes into `buf`. Returns its length."""
     _send(name, payload, len(payload) if plen is None else plen)

@@ -25,8 +25,26 @@ _open = []            # sockets to fail when the link drops
 _link_up = True
 
 
+def _port_map():
+    # The emulator may serve the camera's port 554 on another host port (SIM_PORT_MAP=554=8554)
+    import os
+    m = {}
+    for item in (os.getenv("SIM_PORT_MAP") or "").split(","):
+        if "=" in item:
+            a, b = item.split("=")
+            m[int(a)] = int(b)
+    return m
+
+
+_ports = _port_map()
+
+
 def _sockaddr(addr):
     return _u.getaddrinfo(addr[0], addr[1])[0][-1]
+
+
+def _bind_addr(addr):
+    return _u.getaddrinfo(addr[0], _ports.get(addr[1], addr[1]))[0][-1]
 
 
 def _tuple(raw):
@@ -87,7 +105,7 @@ class socket(io.IOBase):
     # -- setup ----------------------------------------------------------------------------
     def bind(self, addr):
         self._check()
-        self._s.bind(_sockaddr(addr))
+        self._s.bind(_bind_addr(addr))
 
     def listen(self, n=1):
         self._s.listen(n)

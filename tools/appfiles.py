@@ -1,0 +1,15 @@
+"""The files that make up the camera application, as they are laid out on a drive."""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_files(root=ROOT, config=None):
+    """[(host path, drive path)] for main.py, boot.py, config.json and every lib/ module."""
+    root = Path(root)
+    files = [(root / "main.py", "main.py"), (root / "boot.py", "boot.py"),
+             (Path(config) if config else root / "config.json", "config.json")]
+    for p in sorted((root / "lib").rglob("*.py")):
+        if "__pycache__" not in p.parts:
+            files.append((p, "lib/" + p.relative_to(root / "lib").as_posix()))
+    return [(src, dst) for src, dst in files if src.exists()]

@@ -1,0 +1,94 @@
+"""python -m tools.sim: run the camera application on an emulated OpenMV Cam RT1062.
+
+Prints the stream URL on a line beginning rtsp:// and every board event on a line of its
+own (LED changes, resets and their cause, deep sleep, watchdog, storage and WiFi faults).
+Ctrl-C stops it.
+"""
+import argparse
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import storage, wifi
+from .board import FIRMWARES, Board, Options
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=8554,
+                   help="host TCP port that serves the camera's RTSP port (default 8554)")
+    p.add_argument("--config", type=Path, help="config.json to put on the drives "
+                   "(default: the app's own config.json)")
+    p.add_argument("--firmware", choices=sorted(FIRMWARES), default="5.0",
+                   help="emulated OpenMV firmware version (storage layout, camera API)")
+    p.add_argument("--sd-image", type=Path,
+                   help="SD card image file to use (created with the app if it does not exist)")
+    p.add_argument("--sd-fault", default="none",
+                   help="SD card fault: %s, or removed@SECONDS" % ", ".join(storage.FAULTS))
+    p.add_argument("--wifi-fault", default="none", choices=wifi.FAULTS, help="WiFi fault")
+    p.add_argument("--source", default="synthetic",
+                   help="frame source: synthetic, file:PATH (a video), v4l2:/dev/videoN (a webcam)")
+    p.add_argument("--fps", type=float, default=30.0, help="sensor frame rate (default 30)")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="deep sleep lasts this fraction of its real time (e.g. 0.01)")
+    p.add_argument("--rtc", choices=("lost", "host"), default="lost",
+                   help="RTC at power-on: 'lost' reads 2013 like a board that lost power, "
+                   "'host' starts from the PC clock")
+    p.add_argument("--ntp-port", type=int,
+                   help="send the camera's NTP queries (port 123) to this port instead")
+    p.add_argument("--workdir", type=Path, default=Path("run"),
+                   help="folder for the flash and SD images (default ./run)")
+    a = p.parse_args(argv)
+    if a.sd_fault not in storage.FAULTS and not re.fullmatch(r"removed@\d+(\.\d+)?", a.sd_fault):
+        p.error("--sd-fault must be one of %s, or removed@SECONDS" % ", ".join(storage.FAULTS))
+    return a
+
+
+def stream_url(line, port):
+    """The host URL for the app's console line that announces its stream, or None.
+
+    The app prints `rtsp://<ip>:<port>/<path>` with its credentials shown apart; the
+    emulator prints the URL a player on this PC can open, with the credentials in it."""
+    m = re.search(r"rtsp://[^\s/]+(/\S*)", line)
+    if not m:
+        return None
+    user = re.search(r"user[:=]\s*'?(\S+?)'?(\s|$|,)", line)
+    pw = re.search(r"password[:=]\s*'?(\S+?)'?(\s|$|,)", line)
+    cred = "%s:%s@" % (user.group(1), pw.group(1)) if user and pw else ""
+    return "rtsp://%s127.0.0.1:%d%s" % (cred, port, m.group(1))
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    opt = Options(firmware=a.firmware, config=a.config, sd_image=a.sd_image, sd_fault=a.sd_fault,
+                  wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
+                  time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
+                  workdir=a.workdir)
+    board = Board(opt)
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *x: done.set())
+    signal.signal(signal.SIGTERM, lambda *x: done.set())
+    board.start()
+    seen = 0
+    try:
+        while not done.wait(0.2):
+            with board.cond:
+                lines = board.console[seen:]
+                seen = len(board.console)
+            for line in lines:
+                url = stream_url(line, a.port)
+                if url:
+                    print(url, flush=True)
+            if board._thread and not board._thread.is_alive():
+                break
+    finally:
+        board.stop()
+    print("board: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

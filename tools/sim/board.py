@@ -1,0 +1,367 @@
+"""The emulated OpenMV Cam RT1062 board.
+
+The board outlives the MicroPython process, as the hardware outlives the VM: it keeps the
+RTC, the storage images, the WiFi access point and the LED, and it (re)starts the firmware
+process for power-on, resets, watchdog bites and deep-sleep wakes. Every board event is
+recorded (and printed one line each when `echo` is on) so tests and users can follow it.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import mpy
+from tools.appfiles import app_files
+
+from . import storage, wifi
+from .bus import BusServer
+
+PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5
+CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", SOFT_RESET: "soft"}
+FIRMWARES = {"4.5": (4, 5, 9), "4.6": (4, 6, 20), "4.7": (4, 7, 0), "4.8": (4, 8, 1),
+             "5.0": (5, 0, 0)}
+RTC_LOST = 1356998400          # 2013-01-01 00:00:00 UTC: what the RTC reads after power loss
+HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap
+
+
+@dataclass
+class Options:
+    firmware: str = "5.0"
+    app_dir: Path = mpy.ROOT
+    workdir: Path = mpy.ROOT / "run"
+    config: Path = None            # None: the app's own config.json
+    sd_image: Path = None          # None: a fresh card in workdir
+    sd_fault: str = "none"
+    sd_size_mb: int = 64
+    flash_size_mb: int = 8
+    wifi_fault: str = "none"
+    rtsp_port: int = 8554          # host port that serves the camera's RTSP port (554)
+    camera_rtsp_port: int = 554
+    ntp_port: int = None           # None: the camera's port 123
+    time_scale: float = 1.0        # deep-sleep seconds last time_scale real seconds
+    fps: float = 30.0
+    source: str = "synthetic"
+    rtc: str = "lost"              # "lost" (reads 2013 like after a power loss) or "host"
+    echo: bool = True
+    extra_env: dict = field(default_factory=dict)
+
+
+class Board:
+    def __init__(self, options=None, **kw):
+        self.opt = options or Options(**kw)
+        if self.opt.firmware not in FIRMWARES:
+            raise ValueError("firmware must be one of " + ", ".join(FIRMWARES))
+        self.firmware = FIRMWARES[self.opt.firmware]
+        self.events = []               # (monotonic time, kind, text)
+        self.console = []              # lines the firmware printed
+        self.cond = threading.Condition()
+        self.leds = {"LED_RED": 0, "LED_GREEN": 0, "LED_BLUE": 0, "LED_IR": 0}
+        self.rtc_offset = (RTC_LOST - time.time()) if self.opt.rtc == "lost" else 0.0
+        self.pins = {"P11": 0}
+        self.proc = None
+        self.boots = 0
+        self.sleeping = False
+        self._pending = None           # why the running process is about to end
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._wdt = None               # (timeout s, deadline)
+        self._reader = None
+        self._sd_remove_at = None
+        self.wifi = wifi.AccessPoint(self.emit, fault=self.opt.wifi_fault)
+        self.camera = self._make_camera()
+        self._prepare_storage()
+        handlers = self._handlers()
+        handlers.update(self.wifi.handlers())
+        if self.camera is not None:
+            handlers.update(self.camera.handlers())
+        self.bus = BusServer(handlers)
+        self._thread = None
+
+    # -- events ---------------------------------------------------------------------------
+    def emit(self, kind, text):
+        with self.cond:
+            self.events.append((time.monotonic(), kind, text))
+            self.cond.notify_all()
+        if self.opt.echo:
+            print("board: %-8s %s" % (kind, text), flush=True)
+
+    def wait_for(self, pred, timeout=10.0, start=0):
+        """Wait until pred(kind, text) holds for an event at index >= start; returns its index."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.events):
+                    _, kind, text = self.events[i]
+                    if pred(kind, text):
+                        return i
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("board event not seen within %.1f s" % timeout)
+                self.cond.wait(left)
+
+    def wait_console(self, needle, timeout=10.0, start=0):
+        """Wait for a console line containing needle (at line index >= start); returns the line."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.console):
+                    if needle in self.console[i]:
+                        return self.console[i]
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("console line %r not seen within %.1f s" % (needle, timeout))
+                self.cond.wait(left)
+
+    # -- storage --------------------------------------------------------------------------
+    def _prepare_storage(self):
+        o = self.opt
+        o.workdir = Path(o.workdir)
+        o.workdir.mkdir(parents=True, exist_ok=True)
+        files = app_files(o.app_dir, self._config_file())
+        self.flash_image = o.workdir / "flash.img"
+        storage.make_fat_image(self.flash_image, o.flash_size_mb, files, fat32=False, label="FLASH")
+        self.sd_image = Path(o.sd_image) if o.sd_image else o.workdir / "sd.img"
+        fault = o.sd_fault
+        remove_after = None
+        if fault.startswith("removed@"):
+            remove_after = float(fault.split("@", 1)[1])
+            fault = "none"
+        if not (o.sd_image and self.sd_image.exists()):
+            if fault == "unformatted":
+                with open(self.sd_image, "wb") as f:
+                    f.truncate(o.sd_size_mb * 1024 * 1024)
+            else:
+                storage.make_fat_image(self.sd_image, o.sd_size_mb, files, label="SDCARD")
+                if fault == "full":
+                    storage.fill_up(self.sd_image)
+        self.flash = storage.BlockDevice("flash", self.flash_image, self.emit)
+        self.sd = storage.BlockDevice("sd", self.sd_image, self.emit,
+                                      fault if fault not in ("unformatted", "full") else "none")
+        if fault in ("unformatted", "full"):
+            self.emit("storage", "sd fault: " + fault)
+        self._sd_remove_after = remove_after
+
+    def _config_file(self):
+        """The config.json put on the drives. A config that names no WiFi network gets the
+        emulator's own, so `make run` streams out of the box; the user's file is not changed."""
+        src = Path(self.opt.config) if self.opt.config else Path(self.opt.app_dir) / "config.json"
+        if not src.exists():
+            return None
+        try:
+            cfg = json.loads(src.read_text())
+        except ValueError:
+            return src                        # broken on purpose: the app must cope
+        w = cfg.get("wifi") if isinstance(cfg, dict) else None
+        if isinstance(w, dict) and w.get("ssid") == "":
+            w["ssid"] = "emulator"
+            self.emit("wifi", "config.json names no WiFi network: using the emulated one, 'emulator'")
+            out = self.opt.workdir / "config.json"
+            out.write_text(json.dumps(cfg, indent=2))
+            return out
+        return src
+
+    # -- bus handlers for machine / omv / rtc ---------------------------------------------
+    def _handlers(self):
+        return {
+            "board_info": self._board_info,
+            "fw_version": lambda p: ("%d.%d.%d" % self.firmware).encode(),
+            "unique_id": lambda p: bytes.fromhex("4f4d5652543130363231"),
+            "rtc_offset": lambda p: struct.pack("<d", self.rtc_offset),
+            "rtc_set": self._rtc_set,
+            "led": self._led,
+            "pin_get": lambda p: bytes([self.pins.get(p.decode(), 0)]),
+            "pin_set": self._pin_set,
+            "wdt_start": self._wdt_start,
+            "wdt_feed": self._wdt_feed,
+            "reset": lambda p: self._end_process(("reset", SOFT_RESET, True)),
+            "soft_reset": lambda p: self._end_process(("reset", SOFT_RESET, False)),
+            "deepsleep": lambda p: self._end_process(("sleep", struct.unpack("<i", p)[0])),
+            "repl": lambda p: self.emit("repl", "script ended; board idle at the REPL"),
+            "sd_present": lambda p: b"1" if self.sd.present() else b"0",
+            "sd": self.sd.handle,
+            "flash": self.flash.handle,
+        }
+
+    def _board_info(self, payload):
+        return json.dumps({
+            "firmware": list(self.firmware),
+            "device_dir": str(mpy.DEVICE),
+            "reset_cause": self._cause,
+            "run_main": self._run_main,
+        }).encode()
+
+    def _rtc_set(self, payload):
+        secs = struct.unpack("<q", payload)[0]
+        self.rtc_offset = secs - time.time()
+        self.emit("rtc", "set to %s UTC" % time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)))
+
+    def rtc_now(self):
+        return time.time() + self.rtc_offset
+
+    def _led(self, payload):
+        name, state = payload.decode().split(":")
+        self.leds[name] = int(state)
+        self.emit("led", "%s %s" % (name[4:].lower(), "on" if state == "1" else "off"))
+
+    def _pin_set(self, payload):
+        name, v = payload.decode().split("=")
+        self.pins[name] = int(v)
+
+    def _wdt_start(self, payload):
+        ms = struct.unpack("<i", payload)[0]
+        self._wdt = (ms / 1000.0, time.monotonic() + ms / 1000.0)
+        self.emit("watchdog", "armed, %d ms" % ms)
+
+    def _wdt_feed(self, payload):
+        if self._wdt:
+            self._wdt = (self._wdt[0], time.monotonic() + self._wdt[0])
+
+    def _end_process(self, why):
+        self._pending = why
+        proc = self.proc
+        if proc:
+            proc.kill()
+
+    # -- test and user controls -----------------------------------------------------------
+    def pulse_p11(self):
+        """A rising edge on P11 (e.g. a PIR sensor): wakes the board from deep sleep."""
+        self.emit("pin", "P11 rising edge")
+        self._wake.set()
+
+    def power_cycle(self, lose_rtc=True):
+        """Unplug and plug in again: RAM and (without a backup supply) the RTC are lost."""
+        if lose_rtc:
+            self.rtc_offset = RTC_LOST - time.time()
+        self._end_process(("power",))
+
+    # -- power and process lifecycle ------------------------------------------------------
+    def start(self):
+        self._thread = threading.Thread(target=self._power_loop, daemon=True, name="board")
+        self._thread.start()
+        return self
+
+    def _power_loop(self):
+        cause, run_main = PWRON_RESET, True
+        while not self._stop.is_set():
+            self._run_firmware(cause, run_main)
+            why = self._pending or ("exit",)
+            self._pending = None
+            if self._stop.is_set():
+                break
+            cause, run_main = self._after(why)
+            if cause is None:
+                break
+
+    def _after(self, why):
+        kind = why[0]
+        self.leds = dict.fromkeys(self.leds, 0)
+        self.wifi.reset()
+        if kind == "reset":
+            self.emit("reset", "%s reset" % CAUSE_NAMES[why[1]])
+            if why[1] != SOFT_RESET:
+                self._wdt = None
+            return why[1], why[2]
+        self._wdt = None
+        if kind == "wdt":
+            return WDT_RESET, True
+        if kind == "power":
+            self.emit("power", "power cycled")
+            return PWRON_RESET, True
+        if kind == "sleep":
+            self._deep_sleep(why[1])
+            return PWRON_RESET, True
+        self.emit("power", "firmware process ended unexpectedly (exit code %s)" % self._exitcode)
+        return None, None
+
+    def _deep_sleep(self, ms):
+        secs = ms // 1000                      # whole seconds; < 1 s arms no timer
+        self.sleeping = True
+        self.emit("sleep", "deep sleep for %d s%s" % (secs, "" if secs else " (P11 wake only)"))
+        self._wake.clear()
+        t0 = time.monotonic()
+        limit = secs * self.opt.time_scale if secs else None
+        woke_by_pin = self._wake.wait(limit)
+        real = time.monotonic() - t0
+        slept = real / self.opt.time_scale if woke_by_pin or not secs else secs
+        self.rtc_offset += slept - real        # the RTC ran through the whole sleep
+        self.sleeping = False
+        self.emit("wake", "woke by %s after %.1f s" % ("P11" if woke_by_pin else "timer", slept))
+
+    def _run_firmware(self, cause, run_main):
+        self._cause, self._run_main = cause, run_main
+        self.boots += 1
+        self.emit("boot", "#%d, firmware %s, reset cause %s" % (
+            self.boots, "%d.%d.%d" % self.firmware, CAUSE_NAMES[cause]))
+        env = {"SIM_BUS": "127.0.0.1:%d" % self.bus.port,
+               "SIM_PORT_MAP": "%d=%d" % (self.opt.camera_rtsp_port, self.opt.rtsp_port)}
+        if self.opt.ntp_port:
+            env["SIM_NTP_PORT"] = str(self.opt.ntp_port)
+        env.update(self.opt.extra_env)
+        heap = HEAP_BYTES + (getattr(self.camera, "FB_POOL_BYTES", 0) or 0)
+        cmd = [mpy.binary(), "-X", "heapsize=%d" % heap, str(mpy.DEVICE / "_sim_boot.py")]
+        self.proc = subprocess.Popen(cmd, env=mpy.env([mpy.DEVICE], env), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._reader = threading.Thread(target=self._read_console, args=(self.proc,), daemon=True)
+        self._reader.start()
+        t_boot = time.monotonic()
+        while self.proc.poll() is None:
+            if self._stop.wait(0.05):
+                break
+            self._watch(t_boot)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._exitcode = self.proc.returncode
+        self._reader.join(2)
+
+    def _watch(self, t_boot):
+        if self._wdt and time.monotonic() > self._wdt[1] and not self._pending:
+            self.emit("watchdog", "starved: board reset")
+            self._end_process(("wdt",))
+        if self._sd_remove_after is not None and time.monotonic() - t_boot > self._sd_remove_after:
+            self._sd_remove_after = None
+            self.sd.remove()
+
+    def _read_console(self, proc):
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            with self.cond:
+                self.console.append(line)
+                self.cond.notify_all()
+            if self.opt.echo:
+                print(line, flush=True)
+
+    def stop(self):
+        self._stop.set()
+        self._wake.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self._thread:
+            self._thread.join(5)
+        self.bus.close()
+        if self.camera is not None and hasattr(self.camera, "close"):
+            self.camera.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- camera ---------------------------------------------------------------------------
+    def _make_camera(self):
+        try:
+            from .camera import CameraModel
+        except ImportError:
+            return None
+        return CameraModel(firmware=self.firmware, source=self.opt.source, fps=self.opt.fps,
+                           emit=self.emit)

@@ -1,0 +1,101 @@
+# The emulated firmware's boot sequence (what OpenMV's frozen _boot.py and main loop do):
+# mount internal flash and the SD card as the chosen firmware version lays them out, change
+# directory, run boot.py, then main.py, then sit at the REPL.
+import sys
+import os
+import vfs
+import json
+import _bus
+
+info = json.loads(_bus.call("board_info"))
+FW = tuple(info["firmware"])
+LAYOUT_SPLIT = FW >= (4, 6, 0)       # 4.6+: /flash and /sdcard; 4.5: one drive at /
+
+vfs.umount("/")
+# The frozen modules of the emulated firmware (this directory) stay reachable at /.sim
+vfs.mount(vfs.VfsPosix(info["device_dir"]), "/.sim")
+sys.path[:] = ["", ".frozen", "/.sim"]
+
+import mimxrt
+import machine
+
+
+def _mount_flash(where):
+    try:
+        vfs.mount(vfs.VfsFat(mimxrt.Flash()), where)
+        return True
+    except OSError:
+        # OpenMV silently re-formats a corrupt flash file system with a default main.py
+        print("flash: file system corrupt, formatting")
+        dev = mimxrt.Flash()
+        vfs.VfsFat.mkfs(dev)
+        vfs.mount(vfs.VfsFat(dev), where)
+        with open(where.rstrip("/") + "/main.py", "w") as f:
+            f.write("import time, machine\nled = machine.LED('LED_BLUE')\n"
+                    "while True:\n    led.toggle()\n    time.sleep_ms(500)\n")
+        return True
+
+
+def _mount_sd(where):
+    sd = machine.SDCard(1)
+    if not sd.present():
+        return False
+    try:
+        vfs.mount(vfs.VfsFat(sd), where)
+        return True
+    except OSError:
+        return False          # any SD failure is silent on OpenMV
+
+
+def _mount_all():
+    if LAYOUT_SPLIT:
+        _mount_flash("/flash")
+        sys.path.extend(["/flash", "/flash/lib"])
+        os.chdir("/flash")
+        skip = False
+        try:
+            os.stat("/flash/SKIPSD")
+            skip = True
+        except OSError:
+            pass
+        if not skip and _mount_sd("/sdcard"):
+            sys.path.extend(["/sdcard", "/sdcard/lib"])
+            os.chdir("/sdcard")
+    else:
+        if not _mount_sd("/"):
+            _mount_flash("/")
+        sys.path.append("/lib")
+        os.chdir("/")
+
+
+def _run(name):
+    try:
+        os.stat(name)
+    except OSError:
+        return True
+    g = {"__name__": "__main__", "__file__": name}
+    try:
+        with open(name) as f:
+            code = compile(f.read(), name, "exec")
+        exec(code, g)
+        return True
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        sys.print_exception(e)
+        return False
+
+
+def main():
+    _mount_all()
+    ok = _run("boot.py")
+    if not ok and FW >= (5, 0, 0):
+        print("boot.py failed: main.py not run")
+    elif info["run_main"]:
+        _run("main.py")
+    _bus.call("repl")       # tell the host the script ended; the board now idles at the REPL
+    import _repl
+    _repl.run()
+
+
+main()
