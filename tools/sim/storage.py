@@ -87,7 +87,6 @@ def list_dir(image, path="/", recursive=False):
 
 def fill_up(image):
     """Leave (almost) no free space in the image's file system: the 'full' card."""
-    r = subprocess.run([_tool("minfo"), "-i", str(image), "::"], capture_output=True, text=True)
     free = None
     df = subprocess.run([_tool("mdir"), "-i", str(image), "::"], capture_output=True, text=True)
     for line in df.stdout.splitlines():
@@ -97,12 +96,11 @@ def fill_up(image):
         return
     filler = Path(str(image) + ".filler")
     with open(filler, "wb") as f:
-        f.truncate(max(0, free - 4096))
+        f.truncate(free)
     try:
         copy_into(image, filler, "/FILLER.BIN")
     finally:
         filler.unlink()
-    del r
 
 
 class BlockDevice:
