@@ -276,7 +276,7 @@ class Image(memoryview):
             path += ".jpg" if self._fmt == JPEG else ".bmp"
             kind = 1 if self._fmt == JPEG else 2
         if kind == 1 and self._fmt == JPEG:
-            data = self
+            data = self._data[:self._size]
         else:
             data = _host("img_encode", self, quality, kind, 0)
         with open(path, "wb") as f:
@@ -299,7 +299,7 @@ def _host(op, img, quality, mode, cap):
     import _bus
     req = bytearray(HDR + img._size)
     struct.pack_into(_IMG, req, 0, img._w, img._h, img._fmt, quality, mode, cap)
-    req[HDR:] = img
+    req[HDR:] = img._data[:img._size]     # slice assignment wants a plain memoryview
     try:
         return _bus.call(op, req)
     except RuntimeError as e:
@@ -309,7 +309,7 @@ def _host(op, img, quality, mode, cap):
 def _copy(img, data=None):
     # A JPEG copy on the GC heap (to_jpeg(copy=True)), as the firmware's image_alloc.
     if data is None:
-        data = img
+        data = img._data[:img._size]
     raw = memoryview(bytearray(HDR + len(data)))
     raw[HDR:] = data
     return Image(img._w, img._h, JPEG, raw, len(data))
