@@ -1,0 +1,575 @@
+# The RTSP server: one listening socket, a pool of connections, a pool of sessions, frames
+# shared by every viewer (rtspd.stream), RTCP sender reports, timeouts and events.
+#
+# Why select.poll + ipoll and not asyncio: on the camera every await allocates (a generator
+# frame, a task wake-up, stream buffers per read), and the streaming path sends thousands of
+# packets a second; the GC pauses that causes stall capture. ipoll() returns one reused tuple
+# per event and the sockets are non-blocking, so a whole pass allocates nothing while frames
+# flow. The camera's capture loop (main.py) calls poll(timeout_ms) between frames.
+import time
+import os
+import select
+import socket
+import struct
+from array import array
+from rtspd import jpeg
+from rtspd import handlers
+from rtspd.auth import Auth
+from rtspd.conn import Conn
+from rtspd.request import response
+from rtspd.rtcp import WallClock, sender_report, is_bye
+from rtspd.session import Session, PLAYING, PAUSED, READY
+from rtspd.stream import Stream
+
+_POLLIN = select.POLLIN
+_POLLOUT = select.POLLOUT
+_POLLBAD = select.POLLHUP | select.POLLERR
+_HOUSEKEEP_MS = 200
+
+
+def _rand32():
+    return struct.unpack("<I", os.urandom(4))[0]
+
+
+class RtspServer:
+    def __init__(self, port=554, path="/stream", max_clients=4, auth="digest", user="admin",
+                 password=None, realm="OpenMV RT1062", session_timeout=60, width=1280,
+                 height=720, fps=30, log=None, expire_ms=None, idle_ms=20000, stall_ms=5000,
+                 lag_ms=1000, rtp_port=6970, frame_max=262144, slots=2, udp_burst=16,
+                 max_conns=None, sr_ms=5000, nonce_ms=300000):
+        """RTSP server for one MJPEG stream. Beyond the main settings (see the README):
+        expire_ms   session expiry after the last request/RTCP (default session_timeout + 5 s)
+        idle_ms     a connection without a session that completes no request is closed
+        stall_ms    a viewer whose socket takes nothing for this long is dropped
+        lag_ms      a viewer this far behind may be cut mid-frame when a frame slot is needed
+        rtp_port    first UDP server_port (pairs rtp_port, rtp_port + 1, ... per session)
+        frame_max   largest JPEG (bytes) that fits a frame slot; `slots` slots are allocated
+        udp_burst   UDP packets per viewer per pass (pacing: the WiFi driver has few buffers)
+        """
+        if not path.startswith("/"):
+            path = "/" + path
+        self.port = port
+        self.path = path.rstrip("/") or "/"
+        self.max_clients = max_clients
+        self.realm = realm
+        self.session_timeout = session_timeout
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.expire_ms = expire_ms if expire_ms is not None else (session_timeout + 5) * 1000
+        self.idle_ms = idle_ms
+        self.stall_ms = stall_ms
+        self.lag_ms = lag_ms
+        self.rtp_port = rtp_port
+        self.udp_burst = udp_burst
+        self.sr_ms = sr_ms
+        self.on_event = None
+        self.get_param = None       # fn(key) -> str or None: GET_PARAMETER values (debug hook)
+        self.playing = 0
+        self._log = log
+        self._auth = Auth(auth, user, password, realm, nonce_ms)
+        if auth == "none":
+            self._note("authentication is OFF: anyone on the network can watch", True)
+        nconn = max_conns or max_clients * 2 + 2
+        self._conns = [Conn() for _ in range(nconn)]
+        self._sessions = [Session() for _ in range(max_clients)]
+        self._stream = Stream(slots, frame_max)
+        self._p = array("i", [0] * 16)          # parameter block for rtspd.fast
+        self._info = jpeg.JpegInfo()
+        self._info.p = self._p
+        self._tq = bytearray(144)               # RTP timestamp + SSRC, quantization header
+        self._sr = bytearray(128)
+        self._udp_rx = bytearray(1500)
+        nev = nconn + 2 * max_clients + 1
+        self._ev_obj = [None] * nev
+        self._ev_fl = array("i", [0] * nev)
+        self._by_sock = {}
+        self._poller = None
+        self._lsock = None
+        self._ip = "0.0.0.0"
+        self._clock = WallClock()
+        self._viewers = 0
+        self._udp_busy = False
+        self._hk_t = time.ticks_ms()
+        self._sdp_id = _rand32() & 0x3FFFFFFF
+        self._ssrc = _rand32()
+        struct.pack_into(">I", self._tq, 8, self._ssrc)
+        self._stream.seq = _rand32() & 0xFFFF   # random first RTP sequence number
+        self._ck_ts = _rand32()                 # RTP clock (90 kHz) at ticks _ck_t
+        self._ck_t = time.ticks_ms()
+        self._cname = b"rtspd@camera"
+        self._n = {"frames": 0, "refused": 0, "no_slot": 0, "drops": 0, "timeouts": 0,
+                   "conns": 0, "busy": 0}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, ip="0.0.0.0"):
+        """Bind the RTSP listener (again after stop(), e.g. when WiFi came back)."""
+        if self._lsock is not None:
+            self.stop()
+        self._ip = ip
+        if ip and ip != "0.0.0.0":
+            self._cname = ("rtspd@" + ip).encode()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((ip, self.port))
+            s.listen(4)
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            raise
+        self._lsock = s
+        self._poller = select.poll()
+        self._poller.register(s, _POLLIN)
+        self._clock.tick()
+        self._note("listening on %s:%d%s" % (ip, self.port, self.path))
+
+    def stop(self):
+        """Close every socket and end every session."""
+        for c in self._conns:
+            if c.sock is not None:
+                self._close(c, "server stopped")
+        for s in self._sessions:
+            if s.id is not None:
+                self._end_session(s, "server stopped")
+        if self._lsock is not None:
+            try:
+                self._lsock.close()
+            except OSError:
+                pass
+        self._lsock = None
+        self._poller = None
+        self._by_sock = {}
+        self._stream.reset()
+        self._udp_busy = False
+
+    # -- the application's side -----------------------------------------------------------
+    def wants_frame(self):
+        """True when a viewer is playing and a frame can be taken now."""
+        if not self.playing:
+            return False
+        st = self._stream
+        idle = False
+        for s in self._sessions:
+            if s.state == PLAYING and s.cur < 0:
+                idle = True
+                break
+        nw = st.newest
+        if not idle and nw >= 0 and not st.slots[nw].taken:
+            return False        # the newest frame still waits for a viewer: do not skip it
+        if st.free() >= 0:
+            return True
+        if idle:
+            old = st.oldest_busy()
+            return old >= 0 and time.ticks_diff(time.ticks_ms(), st.slots[old].ticks) > self.lag_ms
+        return False
+
+    def send_frame(self, buf, length, ticks_ms):
+        """Send the JPEG in buf[:length], captured at ticks_ms, to every playing viewer.
+        ValueError if RFC 2435 cannot carry it. False if the frame was not taken."""
+        info = self._info
+        try:
+            jpeg.parse(buf, length, info)
+        except ValueError:
+            self._n["refused"] += 1
+            raise
+        if not self.playing:
+            return False
+        st = self._stream
+        idx = st.free()
+        if idx < 0:
+            idx = self._reclaim()
+            if idx < 0:
+                self._n["no_slot"] += 1
+                return False
+        d = time.ticks_diff(ticks_ms, self._ck_t)
+        if d < 1:
+            d = 1               # never two frames with one timestamp, never backwards
+        self._ck_ts = (self._ck_ts + 90 * d) & 0xFFFFFFFF
+        self._ck_t = time.ticks_add(self._ck_t, d)
+        tq = self._tq
+        struct.pack_into(">I", tq, 4, self._ck_ts)
+        jpeg.qtable_header(buf, info, tq)
+        st.publish(idx, buf, info, self._p, tq, ticks_ms)
+        self._n["frames"] += 1
+        for s in self._sessions:
+            if s.state == PLAYING and s.cur < 0:
+                st.start(s)
+                self._wake(s)
+        return True
+
+    def stats(self):
+        n = dict(self._n)
+        n["clients"] = sum(1 for c in self._conns if c.sock is not None)
+        n["sessions"] = sum(1 for s in self._sessions if s.id is not None)
+        n["playing"] = self.playing
+        n["sent"] = sum(s.frames for s in self._sessions if s.id is not None)
+        n["skipped"] = sum(s.skipped for s in self._sessions if s.id is not None)
+        n["cut"] = self._stream.cuts
+        return n
+
+    def poll(self, timeout_ms=0):
+        """Network I/O for at most timeout_ms (0: only what is ready now). Returns early when
+        a frame becomes wanted, so the capture loop can take it."""
+        if self._poller is None:
+            if timeout_ms > 0:
+                time.sleep_ms(timeout_ms)
+            return
+        t0 = time.ticks_ms()
+        wanted = self.wants_frame()
+        while True:
+            if self._udp_busy:
+                self._pump_udp()
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
+            if left < 0:
+                left = 0
+            if self._udp_busy and left > 1:
+                left = 1        # pace UDP bursts instead of flooding the network buffers
+            n = self._collect(left)
+            if n:
+                self._dispatch(n)
+            self._housekeep()
+            if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
+                return
+            if not wanted and self.wants_frame():
+                return
+
+    # -- event loop -----------------------------------------------------------------------
+    def _collect(self, wait):
+        # events are copied out first: handling them may unregister sockets, which must not
+        # happen while the poller is being iterated
+        n = 0
+        cap = len(self._ev_obj)
+        for obj, fl in self._poller.ipoll(wait):
+            if n < cap:
+                self._ev_obj[n] = obj
+                self._ev_fl[n] = fl
+                n += 1
+        return n
+
+    def _dispatch(self, n):
+        for i in range(n):
+            obj = self._ev_obj[i]
+            fl = self._ev_fl[i]
+            self._ev_obj[i] = None
+            if obj is self._lsock:
+                self._accept()
+                continue
+            h = self._by_sock.get(obj)
+            if h is None:
+                continue
+            if isinstance(h, Conn):
+                self._conn_event(h, fl)
+            else:
+                self._udp_event(h, obj)
+
+    def _conn_event(self, c, fl):
+        try:
+            if fl & _POLLIN:
+                if not c.read():
+                    self._close(c, "closed by peer")
+                    return
+                c.process(self)
+            if c.sock is not None and (fl & _POLLOUT or c.out_len):
+                c.send(self._stream)
+                if c.rxn and c.sock is not None:    # requests held back while output was full
+                    c.process(self)
+                    if c.sock is not None:
+                        c.send(self._stream)
+            if c.sock is not None and fl & _POLLBAD and not fl & _POLLIN:
+                self._close(c, "connection error")
+                return
+        except OSError as e:
+            if e.errno != 11:
+                self._close(c, "socket error %s" % e.errno)
+                return
+        if c.sock is not None:
+            if c.closing and not c.out_len and not c.pend_len:
+                self._close(c, "closed after error")
+            else:
+                self._update(c)
+
+    def _udp_event(self, s, sk):
+        try:
+            n = sk.readinto(self._udp_rx)
+        except OSError:
+            return              # e.g. ICMP port unreachable reported on a connected socket
+        if n:
+            s.alive()
+            if sk is s.rtcp and is_bye(self._udp_rx, n):
+                self._end_session(s, "RTCP BYE")
+
+    def _update(self, c):
+        want = 0
+        if not c.closing and c.rxn < len(c.rx):
+            want = _POLLIN
+        if c.has_output():
+            want |= _POLLOUT
+        if want != c.mask:
+            c.mask = want
+            self._poller.modify(c.sock, want)
+
+    def _wake(self, s):
+        if s.tcp:
+            c = s.conn
+            if c is not None and c.sock is not None:
+                self._update(c)
+        else:
+            self._udp_busy = True
+
+    def _pump_udp(self):
+        busy = False
+        st = self._stream
+        for s in self._sessions:
+            if s.cur >= 0 and not s.tcp:
+                s.send_udp(st.slots[s.cur], self.udp_burst)
+                if s.pos >= s.end:
+                    st.finish(s)
+                busy = busy or s.cur >= 0
+        self._udp_busy = busy
+
+    def _accept(self):
+        try:
+            sock, addr = self._lsock.accept()
+        except OSError:
+            return
+        for c in self._conns:
+            if c.sock is None:
+                break
+        else:
+            self._n["busy"] += 1
+            try:
+                sock.setblocking(False)
+                sock.write(response(503, None))
+            except OSError:
+                pass
+            sock.close()
+            return
+        sock.setblocking(False)
+        c.open(sock, addr[0])
+        c.mask = _POLLIN
+        self._poller.register(sock, _POLLIN)
+        self._by_sock[sock] = c
+        self._n["conns"] += 1
+
+    def _close(self, c, why):
+        if c.session is not None:
+            self._end_session(c.session, why, closing=True)
+        sock = c.sock
+        if sock is None:
+            return
+        self._by_sock.pop(sock, None)
+        try:
+            self._poller.unregister(sock)
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+        try:
+            sock.close()
+        except OSError:
+            pass
+        c.reset()
+
+    # -- requests (called by Conn) ----------------------------------------------------------
+    def _request(self, conn, req):
+        try:
+            handlers.handle(self, conn, req)
+        except Exception as e:      # a bug must cost one request, never the camera
+            self._note("error handling %s: %r" % (req.method, e), True)
+            conn.queue(response(500, req.cseq))
+
+    def _bad(self, conn, e):
+        conn.queue(response(e.code, e.cseq))
+        if e.close:
+            conn.closing = True
+
+    def _interleaved(self, conn, ch, n):
+        s = conn.session
+        if s is not None:
+            s.alive()
+            if n and ch & 1 and is_bye(memoryview(conn.rx)[4:4 + n], n):
+                self._end_session(s, "RTCP BYE")
+
+    # -- sessions ---------------------------------------------------------------------------
+    def _find_session(self, sid):
+        for s in self._sessions:
+            if s.id is not None and s.id == sid:
+                return s
+        return None
+
+    def _new_session(self, conn, lower, ports):
+        for s in self._sessions:
+            if s.id is None:
+                break
+        else:
+            return None, 503
+        s.reset()
+        if lower == "udp":
+            if not self._bind_udp(s, conn.ip, ports):
+                return None, 503
+            self._poller.register(s.rtp, _POLLIN)
+            self._poller.register(s.rtcp, _POLLIN)
+            self._by_sock[s.rtp] = s
+            self._by_sock[s.rtcp] = s
+        s.id = "%08x%08x" % (_rand32(), _rand32())
+        s.conn = conn
+        s.state = READY
+        s.alive()
+        conn.session = s
+        self._note("session %s.. %s from %s" % (s.id[:4], lower.upper(), conn.ip))
+        return s, 200
+
+    def _bind_udp(self, s, ip, ports):
+        used = [x.sport for x in self._sessions if x.id is not None and not x.tcp]
+        for i in range(self.max_clients * 8):
+            sport = self.rtp_port + 2 * i
+            if sport in used:
+                continue
+            try:
+                s.open_udp(self._ip, sport, ip, ports)
+                return True
+            except OSError:
+                continue
+        return False
+
+    def _play(self, s):
+        """Start (or resume) playing; returns (seq, rtptime) for RTP-Info."""
+        if s.state != PLAYING:
+            s.state = PLAYING
+            self.playing += 1
+            nw = self._stream.newest
+            s.gen = self._stream.slots[nw].gen if nw >= 0 else -1   # wait for the next frame
+            if not s.viewer:
+                s.viewer = True
+                self._viewers += 1
+                if self._viewers == 1:
+                    self._emit("first_play", None)
+        return self._stream.seq, self._rtp_now()
+
+    def _pause(self, s):
+        if s.state == PLAYING:
+            self._stream.release(s, s.conn if s.tcp else None, self._p)
+            s.state = PAUSED
+            self.playing -= 1
+            if s.tcp and s.conn is not None and s.conn.sock is not None:
+                self._update(s.conn)
+
+    def _end_session(self, s, why, closing=False):
+        if s.id is None:
+            return
+        conn = s.conn
+        keep = not closing and s.tcp and conn is not None and conn.sock is not None
+        self._stream.release(s, conn if keep else None, self._p)
+        if s.state == PLAYING:
+            self.playing -= 1
+        if not s.tcp:
+            for sk in (s.rtp, s.rtcp):
+                if sk is not None:
+                    self._by_sock.pop(sk, None)
+                    try:
+                        self._poller.unregister(sk)
+                    except Exception:
+                        pass
+            s.close_udp()
+        if conn is not None and conn.session is s:
+            conn.session = None
+            if keep:
+                self._update(conn)
+        self._note("session %s.. ended: %s" % (s.id[:4], why))
+        viewer = s.viewer
+        s.reset()
+        if viewer:
+            self._viewers -= 1
+            if self._viewers == 0:
+                self._emit("last_gone", why)
+
+    def _reclaim(self):
+        """Free the slot of the viewers furthest behind (cutting their frame short)."""
+        st = self._stream
+        old = st.oldest_busy()
+        if old < 0 or time.ticks_diff(time.ticks_ms(), st.slots[old].ticks) <= self.lag_ms:
+            return -1
+        for s in self._sessions:
+            if s.cur == old:
+                st.release(s, s.conn if s.tcp else None, self._p)
+                st.cuts += 1
+                if s.tcp and s.conn is not None and s.conn.sock is not None:
+                    self._update(s.conn)
+        return old if st.slots[old].readers == 0 else -1
+
+    # -- RTCP -------------------------------------------------------------------------------
+    def _rtp_now(self):
+        d = time.ticks_diff(time.ticks_ms(), self._ck_t)
+        return (self._ck_ts + 90 * d) & 0xFFFFFFFF
+
+    def _send_sr(self, s, now):
+        s.sr_t = time.ticks_add(now, self.sr_ms)
+        n = sender_report(self._sr, self._ssrc, self._clock.ntp(), self._rtp_now(),
+                          s.pkts, s.octets, self._cname)
+        if s.tcp:
+            c = s.conn
+            if c is None or c.sock is None:
+                return
+            self._sr[0] = 0x24
+            self._sr[1] = 1
+            self._sr[2] = n >> 8
+            self._sr[3] = n & 0xFF
+            c.queue(self._sr, n + 4)     # dropped when the viewer does not read: harmless
+            self._update(c)
+        else:
+            try:
+                s.rtcp.write(self._sr, 4, n)
+            except OSError:
+                pass
+
+    # -- timers -----------------------------------------------------------------------------
+    def _housekeep(self):
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self._hk_t) < _HOUSEKEEP_MS:
+            return
+        self._hk_t = now
+        self._clock.tick()
+        for c in self._conns:
+            if c.sock is None:
+                continue
+            if c.has_output():
+                if time.ticks_diff(now, c.prog_t) > self.stall_ms:
+                    self._n["drops"] += 1
+                    self._close(c, "not reading for %d ms" % self.stall_ms)
+                    continue
+            if c.closing and not c.out_len and not c.pend_len:
+                self._close(c, "closed after error")
+            elif c.session is None and time.ticks_diff(now, c.req_t) > self.idle_ms:
+                self._close(c, "idle")
+        for s in self._sessions:
+            if s.id is None:
+                continue
+            # a TCP viewer that is playing is watched by the stall timer instead: its
+            # connection is proof enough (many clients send no keepalive over TCP)
+            if not (s.tcp and s.state == PLAYING) and time.ticks_diff(now, s.seen) > self.expire_ms:
+                self._n["timeouts"] += 1
+                self._end_session(s, "timeout")
+                continue
+            if s.state == PLAYING and time.ticks_diff(now, s.sr_t) >= 0:
+                self._send_sr(s, now)
+        if not self.playing and time.ticks_diff(now, self._ck_t) > 600000:
+            # keep the RTP clock reference recent, so ticks_diff never wraps (6 days)
+            self._ck_ts = self._rtp_now()
+            self._ck_t = now
+
+    # -- output to the application ----------------------------------------------------------
+    def _emit(self, name, arg):
+        fn = self.on_event
+        if fn is None:
+            return
+        try:
+            fn(name, arg)
+        except Exception as e:
+            self._note("on_event(%s) failed: %r" % (name, e), True)
+
+    def _note(self, msg, warn=False):
+        log = self._log
+        if log is not None:
+            if warn:
+                log.warning("rtspd: " + msg)
+            else:
+                log.info("rtspd: " + msg)

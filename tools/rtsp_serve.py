@@ -1,0 +1,133 @@
+# A MicroPython driver for rtspd without the emulator: serves JPEG files from a directory as
+# a live stream, paced at --fps, the way main.py drives the server on the camera.
+#
+#   MICROPYPATH=lib:tools/sim/device:.frozen RTSP_PASSWORD=secret \
+#       micropython -X heapsize=8M tools/rtsp_serve.py DIR [--port 8554] [--fps 30] ...
+#
+# The password comes from the RTSP_PASSWORD environment variable, never the command line.
+# Prints one line per event on stdout ("READY port=...", "EVENT first_play None", ...).
+# --debug answers GET_PARAMETER keys rtspd.mem (heap bytes in use after a collection),
+# rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats.
+import sys
+import os
+import gc
+
+if not os.getenv("SIM_BUS"):
+    # Without the emulator there is no board to read the RTC from: use the host clock.
+    class _HostRtc:
+        @staticmethod
+        def now():
+            import utime
+            return int(utime.time())
+
+    sys.modules["_rtc"] = _HostRtc
+
+import time
+from rtspd import RtspServer
+
+OPTS = {"--port": 8554, "--fps": 30, "--path": "/stream", "--auth": "digest", "--user": "admin",
+        "--max-clients": 4, "--timeout": 60, "--expire-ms": -1, "--idle-ms": 20000,
+        "--stall-ms": 5000, "--rtp-port": 6970, "--lag-ms": 1000, "--frame-max": 262144,
+        "--width": 1280, "--height": 720, "--debug": 0, "--frames": 0}
+
+
+def parse_args(argv):
+    opts = dict(OPTS)
+    args = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in opts:
+            if a == "--debug":
+                opts[a] = 1
+                i += 1
+                continue
+            v = argv[i + 1]
+            opts[a] = v if isinstance(OPTS[a], str) else int(v)
+            i += 2
+        else:
+            args.append(a)
+            i += 1
+    if len(args) != 1:
+        print("usage: rtsp_serve.py DIR [options]; options:", " ".join(sorted(OPTS)))
+        sys.exit(2)
+    return args[0], opts
+
+
+def load_names(d):
+    names = sorted(n for n in os.listdir(d) if n.lower().endswith((".jpg", ".jpeg")))
+    if not names:
+        print("no JPEG files in", d)
+        sys.exit(2)
+    return [d + "/" + n for n in names]
+
+
+def say(*a):
+    print(*a)
+    try:
+        sys.stdout.flush()
+    except AttributeError:
+        pass
+
+
+def main():
+    d, o = parse_args(sys.argv[1:])
+    names = load_names(d)
+    srv = RtspServer(port=o["--port"], path=o["--path"], max_clients=o["--max-clients"],
+                     auth=o["--auth"], user=o["--user"], password=os.getenv("RTSP_PASSWORD"),
+                     session_timeout=o["--timeout"], width=o["--width"], height=o["--height"],
+                     fps=o["--fps"], expire_ms=None if o["--expire-ms"] < 0 else o["--expire-ms"],
+                     idle_ms=o["--idle-ms"], stall_ms=o["--stall-ms"], rtp_port=o["--rtp-port"],
+                     lag_ms=o["--lag-ms"], frame_max=o["--frame-max"])
+    srv.on_event = lambda name, arg: say("EVENT", name, arg)
+    if o["--debug"]:
+        srv.get_param = lambda key: debug_param(srv, key)
+    buf = bytearray(o["--frame-max"] + 1024)
+    srv.start("0.0.0.0")
+    say("READY port=%d path=%s frames=%d" % (o["--port"], o["--path"], len(names)))
+    period = 1000 // o["--fps"] if o["--fps"] > 0 else 0
+    due = time.ticks_ms()
+    k = 0
+    sent = 0
+    while o["--frames"] <= 0 or sent < o["--frames"]:
+        now = time.ticks_ms()
+        if srv.wants_frame() and time.ticks_diff(now, due) >= 0:
+            n = read_jpeg(names[k % len(names)], buf)
+            try:
+                if srv.send_frame(buf, n, now):
+                    sent += 1
+            except ValueError as e:
+                say("REFUSED", names[k % len(names)], e)
+            k += 1
+            due = time.ticks_add(due, period)
+            if time.ticks_diff(now, due) > period:
+                due = now           # we fell behind (nobody wanted frames): no burst
+        wait = time.ticks_diff(due, time.ticks_ms())
+        srv.poll(wait if 0 < wait < 50 else (0 if wait <= 0 and srv.wants_frame() else 20))
+    srv.stop()
+    say("DONE")
+
+
+def read_jpeg(name, buf):
+    with open(name, "rb") as f:
+        return f.readinto(buf)
+
+
+def debug_param(srv, key):
+    if key == "rtspd.mem":
+        gc.collect()
+        return str(gc.mem_alloc())
+    st = srv.stats()
+    if key == "rtspd.sessions":
+        return str(st["sessions"])
+    if key == "rtspd.conns":
+        return str(st["clients"])
+    if key == "rtspd.sockets":
+        import socket
+        return str(len(getattr(socket, "_open", ())))
+    if key == "rtspd.stats":
+        return " ".join("%s=%s" % kv for kv in sorted(st.items()))
+    return None
+
+
+main()
