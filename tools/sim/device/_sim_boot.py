@@ -15,6 +15,7 @@ vfs.umount("/")
 # The frozen modules of the emulated firmware (this directory) stay reachable at /.sim
 vfs.mount(vfs.VfsPosix(info["device_dir"]), "/.sim")
 sys.path[:] = ["", ".frozen", "/.sim"]
+import _fb          # frame buffers sit outside the app's 8 MB, as on the camera: reserve them first
 
 import mimxrt
 import machine
@@ -88,13 +89,18 @@ def _run(name):
 
 def main():
     _mount_all()
-    ok = _run("boot.py")
-    if not ok and FW >= (5, 0, 0):
-        print("boot.py failed: main.py not run")
-    elif info["run_main"]:
-        _run("main.py")
-    _bus.call("repl")       # tell the host the script ended; the board now idles at the REPL
     import _repl
+    try:
+        _repl.begin()       # from here Ctrl-C on the serial port interrupts the scripts
+        ok = _run("boot.py")
+        if not ok and FW >= (5, 0, 0):
+            print("boot.py failed: main.py not run")
+        elif info["run_main"]:
+            _run("main.py")
+        _repl.settle()
+    except KeyboardInterrupt as e:
+        _repl.interrupted(e)    # like the firmware: traceback, then the REPL
+    _bus.call("repl")       # tell the host the script ended; the board now idles at the REPL
     _repl.run()
 
 

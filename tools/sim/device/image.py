@@ -40,18 +40,7 @@ def _info():
     if _board is None:
         import _bus
         _board = struct.unpack("<BBBI", _bus.call("cam_info"))
-        _nodelay(_bus)
     return _board
-
-
-def _nodelay(bus):
-    # Workaround until _bus.py does it: the bus writes a request in several pieces, and
-    # without TCP_NODELAY every call then waits ~40 ms for a delayed ACK, far slower than
-    # the sensor's 33 ms frame period. (IPPROTO_TCP = 6, TCP_NODELAY = 1.)
-    try:
-        bus._sock.setsockopt(6, 1, 1)
-    except (AttributeError, OSError):
-        pass
 
 
 def _v5():
