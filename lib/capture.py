@@ -1,0 +1,257 @@
+# The camera: 1280x720 frames from the OV5640, in one of two modes.
+#   hardware_jpeg  the sensor compresses (pixformat JPEG, set quality): fastest, no overlay
+#                  (a JPEG frame is immutable).
+#   overlay        RGB565 frames the app can draw on, then encode() compresses them on the
+#                  CPU, in place in the frame buffer, with 4:2:2 or 4:2:0 subsampling. Never
+#                  the firmware's AUTO, which picks 4:4:4 from quality 60: RTP/JPEG (RFC 2435)
+#                  cannot carry 4:4:4.
+#
+# Camera API: `csi` (firmware 4.8+, preferred when importable) or the legacy `sensor`
+# (older firmware), detected by import, not by version. The number of frame buffers is
+# left to the firmware (triple buffering when it fits): forcing double buffering would
+# only lose frames.
+#
+# snapshot() never waits for the sensor:
+#   csi:    cam.snapshot(blocking=False) returns None while no new frame is ready.
+#   sensor: the legacy module has no non-blocking snapshot. Where it offers
+#           get_frame_available() (the firmware's sensor module does), snapshot() is only
+#           called when a frame is ready; otherwise frames are paced by a frame-period
+#           timer (fps, or 30 when unset) and snapshot() blocks for at most the rest of a
+#           frame.
+# If no frame arrives for stall_ms, one blocking snapshot() is made anyway so a dead sensor
+# surfaces as the firmware's RuntimeError (capture timeout) instead of silence. Errors are
+# retried on the next call and logged; after reset_after errors in a row the sensor is
+# reset and configured again.
+import time
+
+MODES = ("hardware_jpeg", "overlay")
+
+DEFAULTS = {
+    "mode": "hardware_jpeg",
+    "quality": 80,
+    "subsampling": "422",
+    "fps": 0,               # target frame rate; 0 = whatever the sensor delivers
+    "warmup_ms": 500,       # frames skipped after a (re)configuration: exposure settles
+    "reset_after": 5,       # capture errors in a row before the sensor is reset
+    "stall_ms": 2000,       # no frame this long: do one blocking capture to find out why
+    "hmirror": False,
+    "vflip": False,
+}
+_SENSOR_PERIOD_MS = 33      # pacing for the legacy sensor module without a target fps
+
+
+def _import(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+class Camera:
+    """cfg: the "camera" section. csi/sensor/image/omv: the firmware modules (tests pass
+    fakes; None = import the real one; False = pretend it is absent)."""
+
+    def __init__(self, cfg=None, log=None, csi=None, sensor=None, image=None, omv=None,
+                 ticks_ms=None):
+        cfg = cfg or {}
+        self._log = log
+        self._ticks = ticks_ms or time.ticks_ms
+        self.mode = self._opt(cfg, "mode", lambda v: v in MODES)
+        self.quality = self._opt(cfg, "quality", lambda v: _int(v) and 1 <= v <= 100)
+        sub = self._opt(cfg, "subsampling", lambda v: str(v) in ("422", "420"))
+        self.fps = self._opt(cfg, "fps", lambda v: _int(v) and 0 <= v <= 120)
+        self._warmup = self._opt(cfg, "warmup_ms", lambda v: _int(v) and 0 <= v <= 10000)
+        self._reset_after = self._opt(cfg, "reset_after", lambda v: _int(v) and v >= 1)
+        self._stall = self._opt(cfg, "stall_ms", lambda v: _int(v) and v >= 100)
+        self._hmirror = bool(cfg.get("hmirror", False))
+        self._vflip = bool(cfg.get("vflip", False))
+        self._csi_mod = (_import("csi") if csi is None else csi) or None
+        self._sensor = None
+        if self._csi_mod is None:
+            self._sensor = (_import("sensor") if sensor is None else sensor) or None
+        if self._csi_mod is None and self._sensor is None:
+            raise RuntimeError("camera: neither csi nor sensor module is available")
+        self.api = "csi" if self._csi_mod is not None else "sensor"
+        self._image = image if image is not None else _import("image")
+        self._omv = (_import("omv") if omv is None else omv) or None
+        self._sub = getattr(self._image, "JPEG_SUBSAMPLING_" + str(sub))
+        self._cam = None
+        self._ready_fn = None       # sensor.get_frame_available, when the firmware has it
+        self._period = 1000 // self.fps if self.fps else 0
+        self._pace = self._period or (0 if self.api == "csi" else _SENSOR_PERIOD_MS)
+        self._next = 0              # ticks of the earliest next capture (pacing)
+        self._last = 0              # ticks of the last frame
+        self._encode_fn = 0         # 0 to_jpeg, 1 compress (firmware without to_jpeg)
+        self.frames = 0
+        self.errors = 0             # capture errors since start
+        self.errors_in_row = 0
+        self.resets = 0
+        self.width = 0
+        self.height = 0
+        self.started = False
+
+    def _opt(self, cfg, key, check):
+        v = cfg.get(key, DEFAULTS[key])
+        try:
+            if check(v):
+                return v
+        except (TypeError, ValueError):
+            pass
+        if self._log:
+            self._log.error("camera: bad %s %r, using %r", key, v, DEFAULTS[key])
+        return DEFAULTS[key]
+
+    # ---------------------------------------------------------------- set-up
+
+    def start(self):
+        """Detect, configure 1280x720 in the configured mode, let exposure settle."""
+        self._configure()
+        self.started = True
+        now = self._ticks()
+        self._last = now
+        self._next = now
+        if self._log:
+            self._log.info("camera: %s API, %dx%d %s, quality %d%s", self.api, self.width,
+                           self.height, self.mode, self.quality,
+                           (", %d fps target" % self.fps) if self.fps else "")
+
+    def _configure(self):
+        if self.api == "csi":
+            self._configure_csi()
+        else:
+            self._configure_sensor()
+
+    def _configure_csi(self):
+        c = self._csi_mod
+        if self._cam is None:
+            # stream=False: the IDE preview would copy every frame (CPU and bandwidth)
+            self._cam = c.CSI(stream=False)
+        cam = self._cam
+        cam.reset()
+        cam.pixformat(c.JPEG if self.mode == "hardware_jpeg" else c.RGB565)
+        cam.framesize(c.HD)
+        if self.mode == "hardware_jpeg":
+            cam.quality(self.quality)
+        self._try(getattr(cam, "hmirror", None), self._hmirror)
+        self._try(getattr(cam, "vflip", None), self._vflip)
+        if self._warmup:
+            cam.snapshot(time=self._warmup)
+        self.width = cam.width()
+        self.height = cam.height()
+
+    def _configure_sensor(self):
+        s = self._sensor
+        s.reset()
+        s.set_pixformat(s.JPEG if self.mode == "hardware_jpeg" else s.RGB565)
+        s.set_framesize(s.HD)
+        if self.mode == "hardware_jpeg":
+            s.set_quality(self.quality)
+        self._try(getattr(s, "set_hmirror", None), self._hmirror)
+        self._try(getattr(s, "set_vflip", None), self._vflip)
+        # 4.5-4.7: the IDE preview frame buffer costs a copy per frame unless disabled
+        self._try(getattr(self._omv, "disable_fb", None), True)
+        self._ready_fn = getattr(s, "get_frame_available", None)
+        self._pace = self._period or (0 if self._ready_fn else _SENSOR_PERIOD_MS)
+        if self._warmup:
+            s.skip_frames(time=self._warmup)
+        self.width = s.width()
+        self.height = s.height()
+
+    def _try(self, fn, arg):
+        # optional settings: only applied when asked for (reset() already cleared them)
+        if fn is None or not arg:
+            return
+        try:
+            fn(arg)
+        except Exception as e:      # optional controls: absent or refused on some firmware
+            if self._log:
+                self._log.warning("camera: %s", e)
+
+    # ---------------------------------------------------------------- frames
+
+    def snapshot(self):
+        """The next frame, or None when none is ready yet (or capture failed)."""
+        now = self._ticks()
+        if self._pace and time.ticks_diff(now, self._next) < 0:
+            return None
+        stalled = time.ticks_diff(now, self._last) >= self._stall
+        try:
+            img = self._grab(stalled)
+        except (RuntimeError, OSError) as e:
+            self._failed(e)
+            return None
+        if img is None:
+            return None
+        now = self._ticks()
+        self._last = now
+        if self._pace:
+            # keep the cadence; after a long gap start again from now rather than catch up
+            nxt = time.ticks_add(self._next, self._pace)
+            self._next = nxt if time.ticks_diff(nxt, now) > 0 else time.ticks_add(now, self._pace // 2)
+        self.frames += 1
+        self.errors_in_row = 0
+        return img
+
+    def _grab(self, stalled):
+        if self._cam is not None:
+            if stalled:
+                return self._cam.snapshot()
+            return self._cam.snapshot(blocking=False)
+        if self._ready_fn is not None and not stalled and not self._ready_fn():
+            return None
+        return self._sensor.snapshot()
+
+    def _failed(self, e):
+        self.errors += 1
+        self.errors_in_row += 1
+        self._last = self._ticks()      # the failed capture already waited; no instant retry
+        if self._log:
+            self._log.warning("camera: capture failed (%d in a row): %s", self.errors_in_row, e)
+        if self.errors_in_row >= self._reset_after:
+            self.reset()
+
+    def reset(self):
+        """Reset and configure the sensor again (after repeated capture errors)."""
+        self.errors_in_row = 0
+        self.resets += 1
+        try:
+            self._configure()
+            if self._log:
+                self._log.error("camera: sensor reset after repeated capture errors (reset #%d)",
+                                self.resets)
+            return True
+        except Exception as e:
+            if self._log:
+                self._log.error("camera: sensor reset failed: %s", e)
+            return False
+
+    def encode(self, img):
+        """The frame's JPEG as (buffer, length), without copying.
+
+        overlay mode: compresses the RGB565 frame in place first. The buffer is a view of
+        the frame buffer: valid until the next snapshot()."""
+        if self.mode == "overlay":
+            if self._encode_fn == 0:
+                try:
+                    img.to_jpeg(quality=self.quality, subsampling=self._sub)
+                except AttributeError:      # firmware before to_jpeg: compress() is in place
+                    self._encode_fn = 1
+                    img.compress(quality=self.quality, subsampling=self._sub)
+            else:
+                img.compress(quality=self.quality, subsampling=self._sub)
+        return img.bytearray(), img.size()
+
+    def close(self):
+        """Power the sensor down (before deep sleep); errors are ignored."""
+        try:
+            if self._cam is not None:
+                self._cam.shutdown(True)
+            elif self._sensor is not None:
+                self._sensor.shutdown(True)
+        except Exception:
+            pass
+        self.started = False
+
+
+def _int(v):
+    return isinstance(v, int) and not isinstance(v, bool)

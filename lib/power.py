@@ -1,0 +1,173 @@
+# Deep-sleep policy for battery cameras.
+#
+# The camera sleeps when nobody watches:
+#   - grace_s after the last viewer left (the RTSP server's event, via viewers(n));
+#   - awake_window_s after a wake from deep sleep if no viewer came;
+#   - boot_window_s after a cold boot if no viewer came (0 = stay up until a first viewer
+#     has come and gone).
+# sleep() runs the caller's cleanups in the order they were added (leave WiFi, close files,
+# flush the log last so nothing is lost), writes the wake marker and calls
+# machine.deepsleep(sleep_s * 1000). Deep sleep cuts the 3.3 V rail (camera, WiFi, SD);
+# the RTC keeps running; waking is a full reset (boot.py and main.py run again).
+#
+# Waking: after sleep_s (whole seconds; 0 = no timer) or on a rising edge of pin P11 (e.g.
+# a PIR sensor's output), whichever comes first. The P11 wake-up is wired in the board's
+# deep-sleep code: nothing to configure here, and no other pin can wake it.
+#
+# Why a marker: the RT1062 reports a deep-sleep wake as PWRON_RESET, the same as plugging
+# it in. The marker (written just before sleeping, read and removed at the next boot) says
+# "this power-on is a wake", and holds the RTC time at sleep so timesync can check that
+# the RTC kept counting (it reads 2013 after a real power loss).
+# enabled=false turns all of this off (mains-powered cameras).
+import time
+
+DEFAULTS = {
+    "enabled": False,
+    "grace_s": 30,
+    "awake_window_s": 60,
+    "boot_window_s": 300,
+    "sleep_s": 600,
+}
+MARKER = "wake.marker"
+
+
+class Power:
+    """cfg: the "power" section. marker_path: where the wake marker lives (main.py picks a
+    drive that is there at every boot; relative = the app's current directory)."""
+
+    def __init__(self, cfg=None, log=None, machine=None, marker_path=MARKER, ticks_ms=None,
+                 rtc_now=None, os_mod=None):
+        cfg = cfg or {}
+        self._log = log
+        self._machine = machine if machine is not None else __import__("machine")
+        self._os = os_mod if os_mod is not None else __import__("os")
+        self._ticks = ticks_ms or time.ticks_ms
+        self._rtc_now = rtc_now or time.time
+        self.marker = marker_path
+        self.enabled = bool(cfg.get("enabled", DEFAULTS["enabled"]))
+        self.grace_ms = _secs(cfg, "grace_s", 1, 86400, log) * 1000
+        self.awake_ms = _secs(cfg, "awake_window_s", 1, 86400, log) * 1000
+        self.boot_ms = _secs(cfg, "boot_window_s", 0, 86400, log) * 1000
+        self.sleep_s = _secs(cfg, "sleep_s", 0, 7 * 86400, log)
+        self._cleanups = []
+        self.viewers_now = 0
+        self.woke, self.slept_at = self._read_marker()
+        window = self.awake_ms if self.woke else self.boot_ms
+        # deadline None = no sleep planned (someone is watching, or waiting for a first one)
+        self._deadline = time.ticks_add(self._ticks(), window) if window else None
+        if self.woke:
+            self._say("info", "power: woke from deep sleep")
+
+    # ---------------------------------------------------------------- wake marker
+
+    def _read_marker(self):
+        try:
+            with open(self.marker) as f:
+                text = f.read(100)
+        except OSError:
+            return False, None
+        try:
+            self._os.remove(self.marker)
+        except OSError as e:
+            self._say("warning", "power: wake marker not removed: %s", e)
+        m = self._machine
+        cause = m.reset_cause() if hasattr(m, "reset_cause") else None
+        wakes = (getattr(m, "PWRON_RESET", None), getattr(m, "DEEPSLEEP_RESET", None))
+        if cause is not None and cause not in wakes:
+            # e.g. the IDE or a watchdog reset the board after a sleep that never happened
+            return False, None
+        slept_at = None
+        for part in text.split():
+            if part.startswith("slept_at="):
+                try:
+                    slept_at = int(part[9:])
+                except ValueError:
+                    pass
+        return True, slept_at
+
+    def _write_marker(self, ms):
+        try:
+            with open(self.marker, "w") as f:
+                f.write("slept_at=%d sleep_ms=%d\n" % (self._rtc_now(), ms))
+            sync = getattr(self._os, "sync", None)
+            if sync:
+                sync()
+            return True
+        except Exception as e:
+            print("power: wake marker not written:", e)
+            return False
+
+    # ---------------------------------------------------------------- policy
+
+    def viewers(self, n):
+        """How many viewers are playing now (call on every change)."""
+        was = self.viewers_now
+        self.viewers_now = n
+        if n > 0:
+            self._deadline = None
+        elif was > 0:
+            self._deadline = time.ticks_add(self._ticks(), self.grace_ms)
+            if self.enabled:
+                self._say("info", "power: last viewer left; sleeping in %d s unless one comes",
+                          self.grace_ms // 1000)
+
+    def keep_awake(self, ms=None):
+        """Something is going on (a client is setting up): no sleep for ms (default grace)."""
+        if self.viewers_now > 0:
+            return
+        t = time.ticks_add(self._ticks(), self.grace_ms if ms is None else ms)
+        if self._deadline is None or time.ticks_diff(t, self._deadline) > 0:
+            self._deadline = t
+
+    def remaining_ms(self):
+        """ms until sleep is due, or None when none is planned."""
+        if not self.enabled or self._deadline is None:
+            return None
+        return max(0, time.ticks_diff(self._deadline, self._ticks()))
+
+    def due(self):
+        """Is it time to sleep? Cheap: call every loop."""
+        return (self.enabled and self._deadline is not None
+                and time.ticks_diff(self._ticks(), self._deadline) >= 0)
+
+    # ---------------------------------------------------------------- sleeping
+
+    def add_cleanup(self, fn, name=None):
+        """fn() runs before sleeping, in the order added. Add the log flush last."""
+        self._cleanups.append((name or getattr(fn, "__name__", "cleanup"), fn))
+
+    def sleep(self):
+        """Clean up, write the marker, deep-sleep. Returns only if the sleep failed."""
+        ms = self.sleep_s * 1000
+        self._say("info", "power: deep sleep for %s", ("%d s" % self.sleep_s) if ms else
+                  "ever (wake on P11 only)")
+        for name, fn in self._cleanups:
+            try:
+                fn()
+            except Exception as e:      # one failed cleanup must not keep the others from running
+                print("power: cleanup %s failed: %r" % (name, e))
+        self._write_marker(ms)
+        try:
+            self._machine.deepsleep(ms)
+        except Exception as e:
+            self._say("error", "power: deep sleep failed: %r", e)
+        # still here: the sleep did not happen (or this is a fake machine); undo the marker
+        try:
+            self._os.remove(self.marker)
+        except OSError:
+            pass
+        self._deadline = time.ticks_add(self._ticks(), self.grace_ms)
+        return False
+
+    def _say(self, level, msg, *args):
+        if self._log:
+            getattr(self._log, level)(msg, *args)
+
+
+def _secs(cfg, key, lo, hi, log):
+    v = cfg.get(key, DEFAULTS[key])
+    if isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi:
+        return v
+    if log:
+        log.error("power: bad %s %r, using %r", key, v, DEFAULTS[key])
+    return DEFAULTS[key]

@@ -1,0 +1,165 @@
+# Still images on the active drive: the JPEG that was just streamed, saved as it is (no
+# second compression), on an interval, once after each wake, and on request (main.py calls
+# request() when the RTSP server reports SET_PARAMETER "snapshot", or from any other
+# trigger it likes).
+#
+# Names come from the RTC in UTC, so they sort by time even across DST changes:
+#   stills/2026-11-23/20261123-154501.jpg   (a second still in the same second: _01, _02...)
+# Until the clock is synced the RTC may read anything (2013 after a power loss), so those
+# stills go to stills/unsynced/ (named from the RTC all the same: they still sort within
+# one power-on) instead of pretending to a date.
+#
+# Writes and retention belong to storage.py (Storage.write: atomic; Storage.make_room:
+# oldest stills removed to keep the configured free space). A full, read-only, failing or
+# missing card makes save() return False and log; it never raises into the camera loop.
+# A save runs in the camera loop (the frame buffer is only valid until the next capture),
+# so the stream pauses for the time one file takes to write: rate-limited by min_gap_ms.
+import time
+
+DEFAULTS = {
+    "interval_s": 0,        # 0 = no timed stills
+    "on_wake": True,
+    "on_request": True,
+    "min_gap_ms": 1000,     # requests closer together than this wait
+}
+UNSYNCED = "unsynced"
+
+
+class Stills:
+    """cfg: the "stills" section. storage: storage.Storage. synced(): is the RTC trusted?
+    rtc_now(): RTC seconds (UTC, port epoch)."""
+
+    def __init__(self, cfg=None, log=None, storage=None, synced=None, rtc_now=None,
+                 ticks_ms=None):
+        cfg = cfg or {}
+        self._log = log
+        self._storage = storage
+        self._synced = synced or (lambda: False)
+        self._rtc_now = rtc_now or time.time
+        self._ticks = ticks_ms or time.ticks_ms
+        iv = cfg.get("interval_s", 0)
+        if not isinstance(iv, int) or isinstance(iv, bool) or not 0 <= iv <= 86400:
+            self._say("error", "stills: bad interval_s %r, timed stills off", iv)
+            iv = 0
+        self._interval = iv * 1000
+        self._on_wake = bool(cfg.get("on_wake", True))
+        self._on_request = bool(cfg.get("on_request", True))
+        gap = cfg.get("min_gap_ms", DEFAULTS["min_gap_ms"])
+        self._gap = gap if isinstance(gap, int) and 0 <= gap <= 60000 else DEFAULTS["min_gap_ms"]
+        now = self._ticks()
+        self._due = time.ticks_add(now, self._interval)
+        self._last = time.ticks_add(now, -self._gap)
+        self._pending = None        # why the next offered frame is saved: "wake", "request"
+        self.saved = 0
+        self.failed = 0
+        self.last_name = None
+        self._failing = False       # log a run of failures once, and its end
+
+    # ---------------------------------------------------------------- triggers
+
+    def wake(self):
+        """The board woke from deep sleep: keep the first frame."""
+        if self._on_wake:
+            self._pending = "wake"
+
+    def request(self):
+        """A still was asked for (e.g. RTSP SET_PARAMETER snapshot). -> accepted?"""
+        if not self._on_request:
+            return False
+        if self._pending is None:
+            self._pending = "request"
+        return True
+
+    def due(self):
+        """Should the next frame be saved? Cheap enough for every frame."""
+        now = self._ticks()
+        if self._pending is not None:
+            return time.ticks_diff(now, self._last) >= self._gap
+        return self._interval > 0 and time.ticks_diff(now, self._due) >= 0
+
+    def offer(self, buf, length):
+        """Give the current JPEG (buffer, length); saved when due. -> True if saved."""
+        if not self.due():
+            return False
+        why = self._pending or "interval"
+        self._pending = None
+        now = self._ticks()
+        self._last = now
+        if why == "interval":
+            self._due = time.ticks_add(now, self._interval)
+        return self.save(buf, length, why)
+
+    # ---------------------------------------------------------------- saving
+
+    def save(self, buf, length, why="request"):
+        """Write buf[:length] as a new still now. -> True when it is on the drive."""
+        try:
+            ok = self._save(buf, length)
+        except Exception as e:      # storage should not raise; this loop must not die if it does
+            self._say("error", "stills: %s still failed: %r", why, e)
+            ok = False
+        if ok:
+            self.saved += 1
+            if self._failing:
+                self._failing = False
+                self._say("info", "stills: saving again (%s)", self.last_name)
+        else:
+            self.failed += 1
+            if not self._failing:
+                self._failing = True
+                self._say("warning", "stills: %s still not saved (%s)", why, self._why_not())
+        return ok
+
+    def _save(self, buf, length):
+        st = self._storage
+        if st is None or st.stills_dir() is None:
+            return False
+        if not st.make_room(length):
+            return False
+        name = self._name()
+        if name is None:
+            return False
+        data = memoryview(buf)
+        if length < len(data):
+            data = data[:length]
+        if not st.write(name, data):
+            return False
+        self.last_name = name
+        return True
+
+    def _name(self):
+        t = time.gmtime(self._rtc_now())
+        folder = "%04d-%02d-%02d" % t[:3] if self._synced() else UNSYNCED
+        base = "stills/%s/%04d%02d%02d-%02d%02d%02d" % ((folder,) + t[:6])
+        st = self._storage
+        name = base + ".jpg"
+        n = 0
+        while _exists(st.path(name)):
+            n += 1
+            if n > 99:
+                return None
+            name = "%s_%02d.jpg" % (base, n)
+        return name
+
+    def _why_not(self):
+        st = self._storage
+        if st is None:
+            return "no storage"
+        if st.stills_dir() is None:
+            return "no drive for stills"
+        return "drive " + str(getattr(st, "state", "?"))
+
+    def _say(self, level, msg, *args):
+        if self._log:
+            getattr(self._log, level)(msg, *args)
+
+
+def _exists(path):
+    if path is None:
+        return False
+    import os
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False

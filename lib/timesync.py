@@ -1,0 +1,344 @@
+# RTC time from NTP, checked before it is believed, and local time for display.
+#
+# The frozen `ntptime` asks one server once and believes any answer. This module decides
+# which answers to trust:
+#   - outside min_year..max_year: rejected. ntptime maps every transmit timestamp below
+#     2024 into the next NTP era, so garbage lands anywhere in 2024..2160, and a zero
+#     timestamp (kiss-of-death, empty packet) always reads 2036-02-07 06:28:16;
+#   - exactly that era-zero instant: rejected whatever max_year says;
+#   - once the clock is trusted: an answer more than max_jump_s away from the RTC;
+#   - before the clock is trusted: an answer needs a second one that agrees (another
+#     server, or the same server again when no other server disagrees). Random garbage
+#     never agrees with itself; two servers that disagree leave the clock unsynced rather
+#     than picking one. Known limit: with a single server configured and no trusted RTC, a
+#     server that lies consistently (same wrong time every time, inside the year window)
+#     cannot be told from a good one.
+# Trust survives deep sleep: the RTC keeps running, so after a wake (power.py's marker) an
+# RTC reading inside the year window, not earlier than when it went to sleep, is trusted
+# at once and the camera need not wait for the network.
+#
+# Blocking: ntptime.time() waits up to `timeout` seconds for the answer (and the DNS
+# lookup of a host name can take longer still). So:
+#   - boot() may spend a few seconds (it runs before streaming starts);
+#   - poll() does at most ONE query per call, only when a sync is due, and when a viewer is
+#     playing (busy=True) it uses busy_timeout_ms (default 300 ms; a LAN or ISP NTP server
+#     answers in a few ms) and only servers whose address is already known, so no DNS
+#     lookup ever runs in the middle of a stream. Worst case a viewer sees one ~0.3 s
+#     hiccup per sync_interval_s. Failures back off (retry_min_s doubling to retry_max_s).
+import time
+
+_ERA_ZERO = (2036, 2, 7, 6, 28, 16)     # ntptime's reading of a zero transmit timestamp
+_AGREE_S = 2                            # answers are whole seconds; allow rounding + RTT
+_CONFIRM_AFTER_MS = 1000               # a first plausible answer is checked this soon
+_ANSWER_TTL_MS = 600000                 # unconfirmed answers older than 10 min are forgotten
+
+DEFAULTS = {
+    "servers": ["pool.ntp.org"],
+    "sync_interval_s": 3600,
+    "retry_min_s": 10,
+    "retry_max_s": 600,
+    "timeout_ms": 1000,
+    "busy_timeout_ms": 300,
+    "boot_budget_ms": 5000,
+    "max_jump_s": 600,
+    "min_year": 2024,
+    "max_year": 2099,
+    "utc_offset_min": 0,
+    "dst": "none",
+}
+DST_RULES = ("none", "EU", "US")
+
+
+class SystemRtc:
+    """The board's RTC: now() in port-epoch seconds, set(secs) in UTC."""
+
+    def __init__(self, machine=None):
+        if machine is None:
+            import machine
+        self._rtc = machine.RTC()
+
+    def now(self):
+        return int(time.time())
+
+    def set(self, secs):
+        t = time.gmtime(secs)
+        self._rtc.datetime((t[0], t[1], t[2], t[6] + 1, t[3], t[4], t[5], 0))
+
+
+def _is_ip(host):
+    parts = host.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p or not p.isdigit() or int(p) > 255:
+            return False
+    return True
+
+
+def _option(cfg, key, log, check):
+    v = cfg.get(key, DEFAULTS[key])
+    try:
+        if check(v):
+            return v
+    except (TypeError, ValueError):
+        pass
+    if log:
+        log.error("time: bad %s %r, using %r", key, v, DEFAULTS[key])
+    return DEFAULTS[key]
+
+
+def _int_ok(lo, hi):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+class TimeSync:
+    """NTP-checked RTC. cfg: the "time" section of the config (keys: see DEFAULTS)."""
+
+    def __init__(self, cfg=None, log=None, ntp=None, rtc=None, sock=None, ticks_ms=None,
+                 woke=False, slept_at=None):
+        cfg = cfg or {}
+        self._log = log
+        self._ntp = ntp if ntp is not None else __import__("ntptime")
+        self._rtc = rtc if rtc is not None else SystemRtc()
+        self._sock = sock
+        self._ticks = ticks_ms or time.ticks_ms
+        servers = _option(cfg, "servers", log, lambda v: isinstance(v, list) and v
+                          and all(isinstance(s, str) and s for s in v))
+        self.servers = list(servers)
+        self._ips = [s if _is_ip(s) else None for s in servers]
+        self._answers = [None] * len(servers)   # unconfirmed (secs, ticks) per server
+        self._interval_ms = _option(cfg, "sync_interval_s", log, _int_ok(60, 86400 * 7)) * 1000
+        self._retry_min = _option(cfg, "retry_min_s", log, _int_ok(1, 86400)) * 1000
+        self._retry_max = max(self._retry_min,
+                              _option(cfg, "retry_max_s", log, _int_ok(1, 86400)) * 1000)
+        self._timeout = _option(cfg, "timeout_ms", log, _int_ok(50, 10000))
+        self._busy_timeout = _option(cfg, "busy_timeout_ms", log, _int_ok(50, 10000))
+        self._budget = _option(cfg, "boot_budget_ms", log, _int_ok(0, 60000))
+        self._max_jump = _option(cfg, "max_jump_s", log, _int_ok(1, 10 ** 8))
+        self._min_year = _option(cfg, "min_year", log, _int_ok(2000, 2200))
+        self._max_year = _option(cfg, "max_year", log, _int_ok(self._min_year, 2200))
+        self._offset_s = _option(cfg, "utc_offset_min", log, _int_ok(-720, 840)) * 60
+        self._dst = _option(cfg, "dst", log, lambda v: v in DST_RULES)
+        self._dst_year = None
+        self._dst_span = (0, 0)
+        self.synced = False
+        self.source = None          # "ntp" or "rtc" (trusted after a wake)
+        self.rejected = 0           # answers refused since boot
+        self.last_error = None      # why the last query did not sync (for logs and tests)
+        self._next = 0              # server to ask next
+        self._confirming = False    # the last answer waits for a second one
+        self._due = self._ticks()   # when to query next
+        self._retry = self._retry_min
+        if woke:
+            self._trust_rtc(slept_at)
+
+    # ---------------------------------------------------------------- plausibility
+
+    def _plausible(self, secs):
+        t = time.gmtime(secs)
+        if t[:6] == _ERA_ZERO:
+            return "zero timestamp (kiss-of-death or empty answer)"
+        if t[0] < self._min_year or t[0] > self._max_year:
+            return "implausible year %d" % t[0]
+        return None
+
+    def _trust_rtc(self, slept_at):
+        now = self._rtc.now()
+        why = self._plausible(now)
+        if why is None and slept_at is not None and now < slept_at:
+            why = "RTC went backwards during sleep"
+        if why is None:
+            self.synced = True
+            self.source = "rtc"
+            self._info("time: RTC trusted after wake (%s UTC)", _fmt(time.gmtime(now)))
+        else:
+            self._warn("time: RTC not trusted after wake: %s", why)
+
+    # ---------------------------------------------------------------- queries
+
+    def _resolve(self, i, may_block):
+        ip = self._ips[i]
+        if ip is None and may_block:
+            try:
+                sock = self._sock if self._sock is not None else __import__("socket")
+                ip = sock.getaddrinfo(self.servers[i], 123)[0][-1][0]
+                self._ips[i] = ip
+            except Exception as e:      # DNS down, no link: the query fails like a timeout
+                self.last_error = "%s: DNS %s" % (self.servers[i], _err(e))
+        return ip
+
+    def _ask(self, i, timeout_ms, may_block):
+        """One NTP query to server i; returns seconds or None (last_error says why)."""
+        ip = self._resolve(i, may_block)
+        if ip is None:
+            if not may_block:
+                self.last_error = "%s: address not known yet" % self.servers[i]
+            return None
+        ntp = self._ntp
+        ntp.host = ip
+        ntp.timeout = timeout_ms / 1000
+        try:
+            return int(ntp.time())
+        except Exception as e:          # timeout, short or malformed answer, link down
+            self.last_error = "%s: %s" % (self.servers[i], _err(e))
+            if not _is_ip(self.servers[i]):
+                self._ips[i] = None     # the name may point elsewhere now: look it up again
+            return None
+
+    def _judge(self, i, secs):
+        """Decide on a well-formed answer from server i; True when the RTC was set."""
+        why = self._plausible(secs)
+        if why is None and self.synced:
+            jump = secs - self._rtc.now()
+            if jump > self._max_jump or -jump > self._max_jump:
+                why = "jump of %d s against the synced RTC" % jump
+        elif why is None and not self._confirmed(i, secs):
+            self.last_error = "%s: waiting for a second answer to agree" % self.servers[i]
+            self._confirming = True
+            return False
+        if why is not None:
+            self.rejected += 1
+            self.last_error = "%s: rejected, %s" % (self.servers[i], why)
+            self._warn("time: %s", self.last_error)
+            return False
+        self._rtc.set(secs)
+        first = not self.synced
+        self.synced = True
+        self.source = "ntp"
+        self.last_error = None
+        self._answers = [None] * len(self.servers)
+        if first:
+            self._info("time: synced from %s: %s UTC", self.servers[i], _fmt(time.gmtime(secs)))
+        return True
+
+    def _confirmed(self, i, secs):
+        # Agreement with another server's recent answer, or with this server's previous
+        # answer as long as no other server has said something different.
+        now = self._ticks()
+        agree = disagree = same = 0
+        for j, a in enumerate(self._answers):
+            if a is None:
+                continue
+            age = time.ticks_diff(now, a[1])
+            if age > _ANSWER_TTL_MS:
+                self._answers[j] = None
+                continue
+            d = secs - (a[0] + age // 1000)
+            ok = -_AGREE_S <= d <= _AGREE_S + 1
+            if j == i:
+                same = ok
+            elif ok:
+                agree += 1
+            else:
+                disagree += 1
+        self._answers[i] = (secs, now)
+        return agree > 0 or (same and not disagree)
+
+    def _attempt(self, timeout_ms, may_block):
+        self._confirming = False
+        i = self._next
+        self._next = (i + 1) % len(self.servers)
+        secs = self._ask(i, timeout_ms, may_block)
+        return secs is not None and self._judge(i, secs)
+
+    # ---------------------------------------------------------------- public
+
+    def boot(self):
+        """Sync at start-up: servers in turn until one sync, two rounds or boot_budget_ms.
+
+        Returns synced. Skips the network when the RTC was trusted after a wake."""
+        if self.synced:
+            self._due = time.ticks_add(self._ticks(), 5000)   # a cheap check soon, no hurry
+            return True
+        start = self._ticks()
+        for _ in range(2 * len(self.servers)):
+            if self._attempt(self._timeout, True):
+                break
+            if time.ticks_diff(self._ticks(), start) >= self._budget:
+                break
+        self._schedule(self.synced)
+        if not self.synced:
+            self._warn("time: not synced at boot (%s); retrying in %d s", self.last_error,
+                       self._retry // 1000)
+        return self.synced
+
+    def poll(self, busy=False, online=True):
+        """Call often from the camera loop: at most one query, only when due. -> synced."""
+        if not online or time.ticks_diff(self._ticks(), self._due) < 0:
+            return self.synced
+        ok = self._attempt(self._busy_timeout if busy else self._timeout, not busy)
+        self._schedule(ok)
+        return self.synced
+
+    def _schedule(self, ok):
+        now = self._ticks()
+        if ok:
+            self._retry = self._retry_min
+            self._due = time.ticks_add(now, self._interval_ms)
+        elif self._confirming:
+            # a plausible first answer: ask again (the next server) soon, no back-off
+            self._due = time.ticks_add(now, _CONFIRM_AFTER_MS)
+        else:
+            self._due = time.ticks_add(now, self._retry)
+            self._retry = min(self._retry * 2, self._retry_max)
+
+    def utc(self):
+        """RTC seconds (UTC) when synced, else None."""
+        return self._rtc.now() if self.synced else None
+
+    def local_time(self):
+        """Display time tuple (y, m, d, H, M, S, wd, yd) with offset and DST, or None."""
+        if not self.synced:
+            return None
+        return time.gmtime(self.to_local(self._rtc.now()))
+
+    def to_local(self, utc):
+        return utc + self._offset_s + (3600 if self._in_dst(utc) else 0)
+
+    # ---------------------------------------------------------------- DST
+
+    def _in_dst(self, utc):
+        if self._dst == "none":
+            return False
+        year = time.gmtime(utc)[0]
+        if year != self._dst_year:
+            self._dst_span = self._span(year)
+            self._dst_year = year
+        return self._dst_span[0] <= utc < self._dst_span[1]
+
+    def _span(self, year):
+        # UTC instants where summer time starts and ends in `year`.
+        if self._dst == "EU":      # last Sunday of March / October, 01:00 UTC
+            return (_sunday(year, 3, -1) + 3600, _sunday(year, 10, -1) + 3600)
+        # US: second Sunday of March 02:00 standard time, first Sunday of November
+        # 02:00 daylight time (both local)
+        return (_sunday(year, 3, 2) + 7200 - self._offset_s,
+                _sunday(year, 11, 1) + 3600 - self._offset_s)
+
+    def _info(self, msg, *args):
+        if self._log:
+            self._log.info(msg, *args)
+
+    def _warn(self, msg, *args):
+        if self._log:
+            self._log.warning(msg, *args)
+
+
+def _sunday(year, month, nth):
+    """Midnight UTC (port epoch) of the nth Sunday of a month; nth=-1: the last one."""
+    if nth > 0:
+        first = time.mktime((year, month, 1, 0, 0, 0, 0, 0))
+        wd = time.gmtime(first)[6]                 # Monday = 0
+        return first + ((6 - wd) % 7 + 7 * (nth - 1)) * 86400
+    nxt = time.mktime((year + month // 12, month % 12 + 1, 1, 0, 0, 0, 0, 0))
+    last = nxt - 86400
+    wd = time.gmtime(last)[6]
+    return last - ((wd - 6) % 7) * 86400
+
+
+def _fmt(t):
+    return "%04d-%02d-%02d %02d:%02d:%02d" % t[:6]
+
+
+def _err(e):
+    return "%s %s" % (type(e).__name__, e)
