@@ -26,8 +26,11 @@ import time
 
 MODES = ("hardware_jpeg", "overlay")
 
+# Keys of the "camera" section (mode, framesize, quality, subsampling, fps are validated by
+# lib/appconfig.py); the others are tuning knobs with defaults.
 DEFAULTS = {
     "mode": "hardware_jpeg",
+    "framesize": "HD",      # 1280x720; the firmware's frame size constant name
     "quality": 80,
     "subsampling": "422",
     "fps": 0,               # target frame rate; 0 = whatever the sensor delivers
@@ -57,6 +60,7 @@ class Camera:
         self._log = log
         self._ticks = ticks_ms or time.ticks_ms
         self.mode = self._opt(cfg, "mode", lambda v: v in MODES)
+        self.framesize = self._opt(cfg, "framesize", lambda v: isinstance(v, str) and v.isupper())
         self.quality = self._opt(cfg, "quality", lambda v: _int(v) and 1 <= v <= 100)
         sub = self._opt(cfg, "subsampling", lambda v: str(v) in ("422", "420"))
         self.fps = self._opt(cfg, "fps", lambda v: _int(v) and 0 <= v <= 120)
@@ -129,7 +133,7 @@ class Camera:
         cam = self._cam
         cam.reset()
         cam.pixformat(c.JPEG if self.mode == "hardware_jpeg" else c.RGB565)
-        cam.framesize(c.HD)
+        cam.framesize(self._size(c))
         if self.mode == "hardware_jpeg":
             cam.quality(self.quality)
         self._try(getattr(cam, "hmirror", None), self._hmirror)
@@ -143,7 +147,7 @@ class Camera:
         s = self._sensor
         s.reset()
         s.set_pixformat(s.JPEG if self.mode == "hardware_jpeg" else s.RGB565)
-        s.set_framesize(s.HD)
+        s.set_framesize(self._size(s))
         if self.mode == "hardware_jpeg":
             s.set_quality(self.quality)
         self._try(getattr(s, "set_hmirror", None), self._hmirror)
@@ -156,6 +160,16 @@ class Camera:
             s.skip_frames(time=self._warmup)
         self.width = s.width()
         self.height = s.height()
+
+    def _size(self, mod):
+        size = getattr(mod, self.framesize, None)
+        if size is None:
+            if self._log:
+                self._log.error("camera: frame size %s unknown to this firmware; using HD",
+                                self.framesize)
+            self.framesize = "HD"
+            size = mod.HD
+        return size
 
     def _try(self, fn, arg):
         # optional settings: only applied when asked for (reset() already cleared them)

@@ -16,18 +16,20 @@ FONT_W = 8          # the firmware's built-in font cell, in pixels at scale 1
 FONT_H = 10
 PAD = 4             # box margin around the text at scale 1 (scaled too)
 MARGIN = 8          # distance of a corner box from the frame edge
-CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 _FORM_XY = 1        # draw_string(x, y, text, ...)
 _FORM_TUPLE = 2     # draw_string((x, y), text, ...)
 
+# Keys of the "overlay" section (validated by lib/appconfig.py; unsynced_text is extra).
+# Colours are "#RRGGBB"; background_color "none" draws no box. position: a corner name or
+# [x, y] (the box's top-left pixel).
 DEFAULTS = {
-    "enabled": True,
     "format": "%Y-%m-%d %H:%M:%S",
-    "position": "bottom-left",
+    "position": "top_left",
     "scale": 2,
-    "name": "",
-    "color": [255, 255, 255],
-    "background": [0, 0, 0],
+    "camera_name": "",
+    "text_color": "#FFFFFF",
+    "background_color": "#000000",
     "unsynced_text": "TIME NOT SYNCED",
 }
 
@@ -79,17 +81,17 @@ def _printable(text):
     return "".join(c if 32 <= ord(c) <= 126 else "?" for c in text)
 
 
-def _color(v, default, log, key):
-    if v is None:
+def parse_color(v):
+    """"#RRGGBB" (or [r, g, b]) -> (r, g, b); "none" or None -> None; ValueError if neither."""
+    if v is None or v == "none":
         return None
-    try:
-        if len(v) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in v):
-            return (v[0], v[1], v[2])
-    except TypeError:
-        pass
-    if log:
-        log.error("overlay: bad %s %r", key, v)
-    return tuple(default)
+    if isinstance(v, str):
+        if len(v) == 7 and v[0] == "#":
+            n = int(v[1:], 16)
+            return (n >> 16, (n >> 8) & 255, n & 255)
+    elif len(v) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in v):
+        return (v[0], v[1], v[2])
+    raise ValueError(v)
 
 
 class Overlay:
@@ -100,7 +102,7 @@ class Overlay:
         self._log = log
         self._clock = clock
         self._ticks = ticks_ms or time.ticks_ms
-        self.enabled = bool(cfg.get("enabled", True))
+        self.enabled = True
         try:
             self._parts = parse_format(str(cfg.get("format", DEFAULTS["format"])))
         except ValueError as e:
@@ -112,15 +114,12 @@ class Overlay:
             scale = DEFAULTS["scale"]
         self._scale = scale
         self._fscale = float(scale)
-        name = _printable(str(cfg.get("name", "") or ""))[:40]
+        name = _printable(str(cfg.get("camera_name", "") or ""))[:40]
         self._prefix = name + " " if name else ""
         self._unsynced = self._prefix + _printable(str(cfg.get("unsynced_text",
                                                                 DEFAULTS["unsynced_text"])))[:60]
-        self._fg = _color(cfg.get("color", DEFAULTS["color"]), DEFAULTS["color"], log, "color")
-        if self._fg is None:
-            self._fg = tuple(DEFAULTS["color"])
-        self._bg = _color(cfg.get("background", DEFAULTS["background"]), DEFAULTS["background"],
-                          log, "background")
+        self._fg = self._color(cfg, "text_color") or (255, 255, 255)
+        self._bg = self._color(cfg, "background_color")
         self._pos = self._position(cfg.get("position", DEFAULTS["position"]))
         self._form = _FORM_TUPLE if (firmware or _firmware()) >= (5, 0, 0) else _FORM_XY
         self._form_known = False
@@ -133,13 +132,21 @@ class Overlay:
         self._x = self._y = 0
         self._box = (0, 0, 0, 0)
 
+    def _color(self, cfg, key):
+        v = cfg.get(key, DEFAULTS[key])
+        try:
+            return parse_color(v)
+        except (ValueError, TypeError):
+            self._bad(key, v)
+            return parse_color(DEFAULTS[key])
+
     def _bad(self, key, v):
         if self._log:
             self._log.error("overlay: bad %s %r, using the default", key, v)
 
     def _position(self, pos):
-        if pos in CORNERS:
-            return pos
+        if isinstance(pos, str) and pos.replace("-", "_") in CORNERS:
+            return pos.replace("-", "_")
         try:
             if len(pos) == 2 and all(isinstance(v, int) and v >= 0 for v in pos):
                 return (pos[0], pos[1])

@@ -32,9 +32,11 @@ _AGREE_S = 2                            # answers are whole seconds; allow round
 _CONFIRM_AFTER_MS = 1000               # a first plausible answer is checked this soon
 _ANSWER_TTL_MS = 600000                 # unconfirmed answers older than 10 min are forgotten
 
+# Keys of the "time" section (lib/appconfig.py validates the first four); the others are
+# tuning knobs with sensible defaults, settable for tests.
 DEFAULTS = {
-    "servers": ["pool.ntp.org"],
-    "sync_interval_s": 3600,
+    "ntp_servers": ["pool.ntp.org"],
+    "sync_interval_s": 21600,
     "retry_min_s": 10,
     "retry_max_s": 600,
     "timeout_ms": 1000,
@@ -43,10 +45,11 @@ DEFAULTS = {
     "max_jump_s": 600,
     "min_year": 2024,
     "max_year": 2099,
-    "utc_offset_min": 0,
+    "utc_offset_minutes": 0,
     "dst": "none",
 }
-DST_RULES = ("none", "EU", "US")
+DST_RULES = ("none", "eu", "us")
+_MAX_INTERVAL_S = 5 * 86400     # ticks_diff() is only valid up to ~6.2 days
 
 
 class SystemRtc:
@@ -80,7 +83,7 @@ def _option(cfg, key, log, check):
     try:
         if check(v):
             return v
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         pass
     if log:
         log.error("time: bad %s %r, using %r", key, v, DEFAULTS[key])
@@ -92,7 +95,9 @@ def _int_ok(lo, hi):
 
 
 class TimeSync:
-    """NTP-checked RTC. cfg: the "time" section of the config (keys: see DEFAULTS)."""
+    """NTP-checked RTC. cfg: the "time" section of the config (keys: see DEFAULTS).
+    ntp: the ntptime module; rtc: object with now()/set(secs) (SystemRtc); sock: module with
+    getaddrinfo; woke/slept_at: from power.Power (woke from deep sleep, RTC time then)."""
 
     def __init__(self, cfg=None, log=None, ntp=None, rtc=None, sock=None, ticks_ms=None,
                  woke=False, slept_at=None):
@@ -102,12 +107,13 @@ class TimeSync:
         self._rtc = rtc if rtc is not None else SystemRtc()
         self._sock = sock
         self._ticks = ticks_ms or time.ticks_ms
-        servers = _option(cfg, "servers", log, lambda v: isinstance(v, list) and v
+        servers = _option(cfg, "ntp_servers", log, lambda v: isinstance(v, list) and v
                           and all(isinstance(s, str) and s for s in v))
         self.servers = list(servers)
         self._ips = [s if _is_ip(s) else None for s in servers]
         self._answers = [None] * len(servers)   # unconfirmed (secs, ticks) per server
-        self._interval_ms = _option(cfg, "sync_interval_s", log, _int_ok(60, 86400 * 7)) * 1000
+        self._interval_ms = min(_MAX_INTERVAL_S, _option(cfg, "sync_interval_s", log,
+                                                         _int_ok(60, 86400 * 7))) * 1000
         self._retry_min = _option(cfg, "retry_min_s", log, _int_ok(1, 86400)) * 1000
         self._retry_max = max(self._retry_min,
                               _option(cfg, "retry_max_s", log, _int_ok(1, 86400)) * 1000)
@@ -117,8 +123,8 @@ class TimeSync:
         self._max_jump = _option(cfg, "max_jump_s", log, _int_ok(1, 10 ** 8))
         self._min_year = _option(cfg, "min_year", log, _int_ok(2000, 2200))
         self._max_year = _option(cfg, "max_year", log, _int_ok(self._min_year, 2200))
-        self._offset_s = _option(cfg, "utc_offset_min", log, _int_ok(-720, 840)) * 60
-        self._dst = _option(cfg, "dst", log, lambda v: v in DST_RULES)
+        self._offset_s = _option(cfg, "utc_offset_minutes", log, _int_ok(-720, 840)) * 60
+        self._dst = _option(cfg, "dst", log, lambda v: v.lower() in DST_RULES).lower()
         self._dst_year = None
         self._dst_span = (0, 0)
         self.synced = False
@@ -308,7 +314,7 @@ class TimeSync:
 
     def _span(self, year):
         # UTC instants where summer time starts and ends in `year`.
-        if self._dst == "EU":      # last Sunday of March / October, 01:00 UTC
+        if self._dst == "eu":      # last Sunday of March / October, 01:00 UTC
             return (_sunday(year, 3, -1) + 3600, _sunday(year, 10, -1) + 3600)
         # US: second Sunday of March 02:00 standard time, first Sunday of November
         # 02:00 daylight time (both local)

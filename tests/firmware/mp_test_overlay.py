@@ -97,7 +97,7 @@ def make(cfg=None, firmware=(5, 0, 0), synced=True):
 
 
 def test_time_format_and_camera_name():
-    ov, clock, ticks = make({"name": "Garage", "format": "%d.%m.%Y %H:%M:%S"})
+    ov, clock, ticks = make({"camera_name": "Garage", "format": "%d.%m.%Y %H:%M:%S"})
     assert ov.refresh() == "Garage 23.11.2026 15:45:01"
     ov, clock, ticks = make({"format": "%Y%m%d-%H%M %%"})
     assert ov.refresh() == "20261123-1545 %"
@@ -118,7 +118,7 @@ def test_unsupported_format_falls_back_and_is_reported():
 
 
 def test_unsynced_clock_shows_a_notice_not_a_date():
-    ov, clock, ticks = make({"name": "Cam1"}, synced=False)
+    ov, clock, ticks = make({"camera_name": "Cam1"}, synced=False)
     assert ov.refresh() == "Cam1 TIME NOT SYNCED"
     img = Img5()
     ov.draw(img)
@@ -156,6 +156,7 @@ def test_box_is_filled_and_holds_the_text():
         assert bx < tx and tx + tw < bx + bw and by < ty and ty + th < by + bh, pos
         assert 0 <= bx and bx + bw <= 1280 and 0 <= by and by + bh <= 720
         assert (bx < 640) == pos.endswith("left") and (by < 360) == pos.startswith("top")
+        assert min(bx, by, 1280 - bx - bw, 720 - by - bh) == overlay.MARGIN
     # explicit x, y; clamped inside the frame
     ov, clock, ticks = make({"position": [100, 50]})
     img = Img5()
@@ -167,8 +168,12 @@ def test_box_is_filled_and_holds_the_text():
     assert bx + bw == 1280 and by + bh == 720
 
 
-def test_no_background_when_disabled():
-    ov, clock, ticks = make({"background": None})
+def test_colours_and_no_background():
+    ov, clock, ticks = make({"text_color": "#FF8000", "background_color": "#102030"})
+    img = Img5()
+    ov.draw(img)
+    assert img.strings[-1][2] == (255, 128, 0) and img.rects[-1][1] == (16, 32, 48)
+    ov, clock, ticks = make({"background_color": "none"})
     img = Img5()
     ov.draw(img)
     assert img.rects == [] and len(img.strings) == 1

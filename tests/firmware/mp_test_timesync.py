@@ -109,7 +109,7 @@ def make(answers, servers=None, rtc_start=secs(2013, 1, 1), cfg=None, **kw):
     ticks = Ticks()
     rtc = Rtc(ticks, rtc_start)
     ntp = Ntp(ticks, answers)
-    c = {"servers": servers or list(answers)}
+    c = {"ntp_servers": servers or list(answers)}
     c.update(cfg or {})
     log = Log()
     ts = timesync.TimeSync(c, log, ntp=ntp, rtc=rtc, sock=Dns({}), ticks_ms=ticks, **kw)
@@ -121,7 +121,7 @@ def test_good_server_syncs_rtc_at_boot():
     good = real_time(ticks)
     rtc = Rtc(ticks, secs(2013, 1, 1))
     ntp = Ntp(ticks, {"10.0.0.1": good})
-    ts = timesync.TimeSync({"servers": ["10.0.0.1"]}, Log(), ntp=ntp, rtc=rtc, ticks_ms=ticks)
+    ts = timesync.TimeSync({"ntp_servers": ["10.0.0.1"]}, Log(), ntp=ntp, rtc=rtc, ticks_ms=ticks)
     assert ts.local_time() is None
     assert ts.boot()
     assert ts.synced and ts.source == "ntp"
@@ -170,7 +170,7 @@ def test_large_jump_against_synced_rtc_is_rejected_small_drift_is_corrected():
     rtc = Rtc(ticks, NOW)
     answer = [NOW + 3 * 365 * 86400]       # well-formed, three years ahead
     ntp = Ntp(ticks, {"10.0.0.1": lambda: answer[0]})
-    ts = timesync.TimeSync({"servers": ["10.0.0.1"]}, Log(), ntp=ntp, rtc=rtc,
+    ts = timesync.TimeSync({"ntp_servers": ["10.0.0.1"]}, Log(), ntp=ntp, rtc=rtc,
                            ticks_ms=ticks, woke=True, slept_at=NOW - 600)
     assert ts.synced and ts.source == "rtc"
     ticks.t += 10000
@@ -190,7 +190,7 @@ def test_disagreeing_servers_do_not_sync_a_third_one_decides():
     liar = lambda: good() + 2 * 365 * 86400
     rtc = Rtc(ticks, secs(2013, 1, 1))
     ntp = Ntp(ticks, {"10.0.0.1": liar, "10.0.0.2": good})
-    ts = timesync.TimeSync({"servers": ["10.0.0.1", "10.0.0.2"]}, Log(), ntp=ntp, rtc=rtc,
+    ts = timesync.TimeSync({"ntp_servers": ["10.0.0.1", "10.0.0.2"]}, Log(), ntp=ntp, rtc=rtc,
                            ticks_ms=ticks)
     assert not ts.boot()
     for _ in range(5):
@@ -198,7 +198,7 @@ def test_disagreeing_servers_do_not_sync_a_third_one_decides():
         ts.poll()
     assert not ts.synced and rtc.sets == []
     ntp = Ntp(ticks, {"10.0.0.1": liar, "10.0.0.2": good, "10.0.0.3": good})
-    ts = timesync.TimeSync({"servers": ["10.0.0.1", "10.0.0.2", "10.0.0.3"]}, Log(), ntp=ntp,
+    ts = timesync.TimeSync({"ntp_servers": ["10.0.0.1", "10.0.0.2", "10.0.0.3"]}, Log(), ntp=ntp,
                            rtc=rtc, ticks_ms=ticks)
     assert ts.boot()
     assert abs(rtc.now() - good()) <= 1
@@ -210,7 +210,7 @@ def test_dead_server_is_skipped_for_the_next_one():
     rtc = Rtc(ticks, secs(2013, 1, 1))
     ntp = Ntp(ticks, {"10.0.0.9": OSError(110), "10.0.0.2": good})
     log = Log()
-    ts = timesync.TimeSync({"servers": ["10.0.0.9", "10.0.0.2"]}, log, ntp=ntp, rtc=rtc,
+    ts = timesync.TimeSync({"ntp_servers": ["10.0.0.9", "10.0.0.2"]}, log, ntp=ntp, rtc=rtc,
                            ticks_ms=ticks)
     assert ts.boot()
     assert [q[0] for q in ntp.queries] == ["10.0.0.9", "10.0.0.2", "10.0.0.9", "10.0.0.2"]
@@ -230,7 +230,7 @@ def test_failures_back_off_then_a_later_good_answer_syncs():
     state = {"up": False}
     ntp = Ntp(ticks, {"10.0.0.1": lambda: good() if state["up"] else OSError(110)})
     rtc = Rtc(ticks, secs(2013, 1, 1))
-    ts = timesync.TimeSync({"servers": ["10.0.0.1"], "retry_min_s": 10, "retry_max_s": 80},
+    ts = timesync.TimeSync({"ntp_servers": ["10.0.0.1"], "retry_min_s": 10, "retry_max_s": 80},
                            Log(), ntp=ntp, rtc=rtc, ticks_ms=ticks)
     ts.boot()
     n0 = len(ntp.queries)
@@ -260,7 +260,8 @@ def test_busy_poll_uses_short_timeout_and_no_dns():
     ntp = Ntp(ticks, {"192.0.2.7": good})
     dns = Dns({"ntp.example": "192.0.2.7"})
     rtc = Rtc(ticks, secs(2013, 1, 1))
-    ts = timesync.TimeSync({"servers": ["ntp.example"], "busy_timeout_ms": 200}, Log(),
+    ts = timesync.TimeSync({"ntp_servers": ["ntp.example"], "busy_timeout_ms": 200,
+                            "sync_interval_s": 3600}, Log(),
                            ntp=ntp, rtc=rtc, sock=dns, ticks_ms=ticks)
     # busy before any lookup: the name is not resolved in the middle of a stream
     ts.poll(busy=True)
@@ -303,7 +304,7 @@ def local(ts, utc):
 
 
 def test_utc_offset_and_eu_dst():
-    ts, *_ = make({"10.0.0.1": NOW}, cfg={"utc_offset_min": 60, "dst": "EU"})
+    ts, *_ = make({"10.0.0.1": NOW}, cfg={"utc_offset_minutes": 60, "dst": "eu"})
     # 2026: summer time from Sun 29 March 01:00 UTC to Sun 25 October 01:00 UTC
     assert local(ts, secs(2026, 1, 15, 12)) == (2026, 1, 15, 13, 0, 0)
     assert local(ts, secs(2026, 3, 29, 0, 59, 59)) == (2026, 3, 29, 1, 59, 59)
@@ -313,7 +314,7 @@ def test_utc_offset_and_eu_dst():
 
 
 def test_us_dst_and_negative_offset():
-    ts, *_ = make({"10.0.0.1": NOW}, cfg={"utc_offset_min": -300, "dst": "US"})
+    ts, *_ = make({"10.0.0.1": NOW}, cfg={"utc_offset_minutes": -300, "dst": "US"})
     # 2026: from Sun 8 March 02:00 EST (07:00 UTC) to Sun 1 November 02:00 EDT (06:00 UTC)
     assert local(ts, secs(2026, 3, 8, 6, 59, 59)) == (2026, 3, 8, 1, 59, 59)
     assert local(ts, secs(2026, 3, 8, 7)) == (2026, 3, 8, 3, 0, 0)
@@ -323,7 +324,7 @@ def test_us_dst_and_negative_offset():
 
 
 def test_bad_settings_fall_back_with_an_error_logged():
-    ts, ntp, rtc, ticks, log = make({"10.0.0.1": NOW}, cfg={"dst": "Mars", "utc_offset_min": "x"})
+    ts, ntp, rtc, ticks, log = make({"10.0.0.1": NOW}, cfg={"dst": 7, "utc_offset_minutes": "x"})
     assert local(ts, secs(2026, 7, 1, 12)) == (2026, 7, 1, 12, 0, 0)
     errors = [m for lvl, m in log.lines if lvl == "error"]
-    assert any("dst" in m for m in errors) and any("utc_offset_min" in m for m in errors)
+    assert any("dst" in m for m in errors) and any("utc_offset_minutes" in m for m in errors)
