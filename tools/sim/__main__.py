@@ -39,6 +39,9 @@ def parse_args(argv=None):
                    "'host' starts from the PC clock")
     p.add_argument("--ntp-port", type=int,
                    help="send the camera's NTP queries (port 123) to this port instead")
+    p.add_argument("--serial", action="store_true",
+                   help="offer the camera's USB serial port (the REPL, for mpremote) on a "
+                   "pseudo-terminal; its path is printed on a line 'serial: /dev/pts/N'")
     p.add_argument("--workdir", type=Path, default=Path("run"),
                    help="folder for the flash and SD images (default ./run)")
     a = p.parse_args(argv)
@@ -66,8 +69,10 @@ def main(argv=None):
     opt = Options(firmware=a.firmware, config=a.config, sd_image=a.sd_image, sd_fault=a.sd_fault,
                   wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
                   time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
-                  workdir=a.workdir)
+                  workdir=a.workdir, serial=a.serial)
     board = Board(opt)
+    if board.serial:
+        print("serial: " + board.serial.path, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *x: done.set())
     signal.signal(signal.SIGTERM, lambda *x: done.set())

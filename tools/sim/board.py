@@ -48,6 +48,7 @@ class Options:
     source: str = "synthetic"
     rtc: str = "lost"              # "lost" (reads 2013 like after a power loss) or "host"
     echo: bool = True
+    serial: bool = False           # offer the USB serial REPL on a pty (tools/sim/serial.py)
     extra_env: dict = field(default_factory=dict)
 
 
@@ -79,6 +80,12 @@ class Board:
         handlers.update(self.wifi.handlers())
         if self.camera is not None:
             handlers.update(self.camera.handlers())
+        # USB serial port (REPL on a pty): tools/sim/serial.py
+        self.serial = None
+        if self.opt.serial:
+            from .serial import SerialPort
+            self.serial = SerialPort(self.emit)
+            handlers.update(self.serial.handlers())
         self.bus = BusServer(handlers)
         self._thread = None
 
@@ -312,6 +319,8 @@ class Board:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._reader = threading.Thread(target=self._read_console, args=(self.proc,), daemon=True)
         self._reader.start()
+        if self.serial:                # a soft reset keeps the REPL mode (raw stays raw)
+            self.serial.attach(self.proc, soft_reset=cause == SOFT_RESET and not run_main)
         t_boot = time.monotonic()
         while self.proc.poll() is None:
             if self._stop.wait(0.05):
@@ -322,6 +331,8 @@ class Board:
         self.proc.wait()
         self._exitcode = self.proc.returncode
         self._reader.join(2)
+        if self.serial:
+            self.serial.detach(self.proc)
 
     def _watch(self, t_boot):
         if self._wdt and time.monotonic() > self._wdt[1] and not self._pending:
@@ -331,8 +342,25 @@ class Board:
             self._sd_remove_after = None
             self.sd.remove()
 
+    def _console_chunks(self, proc):
+        """Console output line by line; with a serial port every chunk also goes to the pty
+        as it comes (REPL prompts and raw-REPL replies end in no newline)."""
+        if not self.serial:
+            yield from proc.stdout
+            return
+        tail = b""
+        while True:
+            chunk = proc.stdout.read1(4096)
+            if not chunk:
+                break
+            self.serial.write(chunk)
+            *lines, tail = (tail + chunk).split(b"\n")
+            yield from lines
+        if tail:
+            yield tail
+
     def _read_console(self, proc):
-        for raw in proc.stdout:
+        for raw in self._console_chunks(proc):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             with self.cond:
                 self.console.append(line)
@@ -348,6 +376,8 @@ class Board:
         if self._thread:
             self._thread.join(5)
         self.bus.close()
+        if self.serial:
+            self.serial.close()
         if self.camera is not None and hasattr(self.camera, "close"):
             self.camera.close()
 
