@@ -1,0 +1,266 @@
+# Test doubles for the storage/boot modules (no test_ functions here; imported by the
+# mp_test_* modules). RAM block devices with the SD faults the issue lists, drive layouts of
+# each firmware generation built at the real "/", "/flash" and "/sdcard", a fake RTC so the
+# emulator's `time` module works without the board, and fake LEDs, watchdog and machine.
+import os
+import sys
+import vfs
+
+
+class _Rtc:
+    # stands in for the emulator's _rtc (the board keeps the RTC; no board in unit tests)
+    t = 1356998400           # 2013-01-01: what the camera's RTC reads after power loss
+
+    @staticmethod
+    def now():
+        return _Rtc.t
+
+    @staticmethod
+    def set(secs):
+        _Rtc.t = secs
+
+
+sys.modules["_rtc"] = _Rtc
+RTC = _Rtc
+
+BS = 512
+
+
+class RamDisk:
+    """A block device in RAM. fault: None | "read" | "write" | "readonly" | "lie" (acks
+    writes, keeps old data) | "removed". remove_after: pull the card after that many more
+    block writes (a write cut short)."""
+
+    def __init__(self, blocks=1024, fat=True):
+        self.data = bytearray(blocks * BS)
+        self.fault = None
+        self.inserted = True
+        self.remove_after = None
+        self.writes = 0
+        if fat:
+            vfs.VfsFat.mkfs(self)
+
+    def present(self):
+        return self.inserted and self.fault != "removed"
+
+    def readblocks(self, n, buf, off=0):
+        if not self.present():
+            raise OSError(19)
+        if self.fault == "read":
+            raise OSError(5)
+        o = n * BS + off
+        buf[:] = self.data[o:o + len(buf)]
+
+    def writeblocks(self, n, buf, off=0):
+        if not self.present():
+            raise OSError(19)
+        if self.remove_after is not None:
+            if self.remove_after <= 0:
+                self.fault = "removed"
+                raise OSError(19)
+            self.remove_after -= 1
+        if self.fault == "write":
+            raise OSError(5)
+        if self.fault == "readonly":
+            raise OSError(30)
+        self.writes += 1
+        if self.fault == "lie":
+            return
+        o = n * BS + off
+        self.data[o:o + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // BS if self.present() else 0
+        if op == 5:
+            return BS
+        if op == 1:
+            return 0 if self.present() else -19
+        return 0
+
+
+def fill(path, leave=0):
+    """Fill the drive at path until about `leave` bytes are free."""
+    chunk = bytes(BS * 8)
+    with open(path + "/FILLER.BIN", "wb") as f:
+        while True:
+            st = os.statvfs(path)
+            free = st[0] * st[4]
+            if free <= leave:
+                break
+            try:
+                f.write(chunk[: min(len(chunk), free - leave)])
+            except OSError:
+                break
+
+
+def put(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def get(path):
+    with open(path) as f:
+        return f.read()
+
+
+class Board:
+    """Lay drives out as a firmware generation does, at the real mount points.
+
+    kind: "split" (4.6+: flash at /flash, card at /sdcard if it mounts),
+          "root"  (4.5: the card at "/" if it mounts, else the flash).
+    Restores the unix port's own "/" (and cwd, sys.path) on exit."""
+
+    def __init__(self, kind, card=None, flash=None, app_on=("flash", "card"), late_card=False):
+        self.kind = kind
+        self.late_card = late_card      # the card answers only after the firmware gave up
+        self.card = card
+        self.flash = flash or RamDisk(512)
+        self.app_on = app_on
+        self.mounted = []
+
+    def __enter__(self):
+        import sdcheck
+        sdcheck.forget()
+        self._cwd = os.getcwd()
+        self._path = list(sys.path)
+        self._install_app()
+        if self.late_card:
+            self.card.inserted = False
+        vfs.umount("/")
+        if self.kind == "split":
+            self._mount(self.flash, "/flash")
+            sys.path[:] = ["", ".frozen", "/flash", "/flash/lib"]
+            os.chdir("/flash")
+            if self.card is not None and self._mount(self.card, "/sdcard"):
+                sys.path += ["/sdcard", "/sdcard/lib"]
+                os.chdir("/sdcard")
+        else:
+            if self.card is None or not self._mount(self.card, "/"):
+                self._mount(self.flash, "/")
+            sys.path[:] = ["", ".frozen", "/lib"]
+            os.chdir("/")
+        if self.late_card:
+            self.card.inserted = True
+        return self
+
+    def _install_app(self):
+        # main.py on the drives named in app_on (as a deploy would put it)
+        for name, dev in (("flash", self.flash), ("card", self.card)):
+            if dev is None or name not in self.app_on or not dev.present():
+                continue
+            try:
+                vfs.mount(vfs.VfsFat(dev), "/_install")
+            except OSError:
+                continue
+            try:
+                put("/_install/main.py", "print('app from %s')\n" % name)
+            except OSError:
+                pass        # a faulty card: no app on it
+            vfs.umount("/_install")
+
+    def _mount(self, dev, where):
+        try:
+            if not dev.present():
+                return False
+            vfs.mount(vfs.VfsFat(dev), where)
+            self.mounted.append(where)
+            return True
+        except OSError:
+            return False
+
+    def __exit__(self, *exc):
+        import sdcheck
+        sdcheck.forget()
+        for where in ("/sdcard", "/flash", "/_install", "/"):
+            try:
+                vfs.umount(where)
+            except OSError:
+                pass
+        vfs.mount(vfs.VfsPosix(), "/")
+        os.chdir(self._cwd)
+        sys.path[:] = self._path
+        import gc
+        gc.collect()
+
+
+class FakeLed:
+    def __init__(self):
+        self.value = 0
+        self.changes = 0
+
+    def on(self):
+        self.changes += self.value == 0
+        self.value = 1
+
+    def off(self):
+        self.changes += self.value == 1
+        self.value = 0
+
+
+class FakeWdt:
+    made = []
+
+    def __init__(self, timeout=5000):
+        self.timeout = timeout
+        self.feeds = 0
+        FakeWdt.made.append(self)
+
+    def feed(self):
+        self.feeds += 1
+
+
+class Reset(Exception):
+    """What FakeMachine.reset() raises: the test sees the reset instead of a dead process."""
+
+
+class FakeMachine:
+    PWRON_RESET = 1
+    WDT_RESET = 3
+    SOFT_RESET = 5
+
+    def __init__(self, cause=1):
+        self.cause = cause
+        self.resets = 0
+
+    def reset_cause(self):
+        return self.cause
+
+    def reset(self):
+        self.resets += 1
+        raise Reset()
+
+
+class ListLog:
+    """A logger double that keeps every message (to search for secrets and reasons)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def _add(self, level, msg, args):
+        self.lines.append(level + " " + (msg % args if args else msg))
+
+    def debug(self, msg, *a):
+        self._add("DEBUG", msg, a)
+
+    def info(self, msg, *a):
+        self._add("INFO", msg, a)
+
+    def warning(self, msg, *a):
+        self._add("WARNING", msg, a)
+
+    def error(self, msg, *a):
+        self._add("ERROR", msg, a)
+
+    def text(self):
+        return "\n".join(self.lines)
+
+
+def config(**sections):
+    """The default config with some sections' keys replaced: config(stills={"enabled": False})."""
+    import appconfig
+    cfg = appconfig.defaults()
+    cfg["wifi"]["ssid"] = "test"
+    for name, values in sections.items():
+        cfg[name].update(values)
+    return cfg
