@@ -1,32 +1,35 @@
 # Deep-sleep policy for battery cameras.
 #
 # The camera sleeps when nobody watches:
-#   - grace_s after the last viewer left (the RTSP server's event, via viewers(n));
+#   - grace_period_s after the last viewer left (the RTSP server's event, via viewers(n));
 #   - awake_window_s after a wake from deep sleep if no viewer came;
-#   - boot_window_s after a cold boot if no viewer came (0 = stay up until a first viewer
-#     has come and gone).
+#   - boot_window_s after a cold boot if no viewer came (default: awake_window_s; 0 = stay
+#     up until a first viewer has come and gone).
 # sleep() runs the caller's cleanups in the order they were added (leave WiFi, close files,
 # flush the log last so nothing is lost), writes the wake marker and calls
-# machine.deepsleep(sleep_s * 1000). Deep sleep cuts the 3.3 V rail (camera, WiFi, SD);
+# machine.deepsleep(sleep_duration_s * 1000). Deep sleep cuts the 3.3 V rail (camera, WiFi, SD);
 # the RTC keeps running; waking is a full reset (boot.py and main.py run again).
 #
-# Waking: after sleep_s (whole seconds; 0 = no timer) or on a rising edge of pin P11 (e.g.
-# a PIR sensor's output), whichever comes first. The P11 wake-up is wired in the board's
-# deep-sleep code: nothing to configure here, and no other pin can wake it.
+# Waking: after sleep_duration_s (whole seconds; 0 = no timer) or on a rising edge of pin
+# P11 (e.g. a PIR sensor's output), whichever comes first. The P11 wake-up is armed by the
+# firmware's deepsleep() itself: nothing to configure here, no other pin can wake the
+# board, and the app cannot disarm it (wake_on_p11 only documents the wiring; leave P11
+# pulled low when nothing is connected, or noise may wake the camera).
 #
 # Why a marker: the RT1062 reports a deep-sleep wake as PWRON_RESET, the same as plugging
 # it in. The marker (written just before sleeping, read and removed at the next boot) says
 # "this power-on is a wake", and holds the RTC time at sleep so timesync can check that
 # the RTC kept counting (it reads 2013 after a real power loss).
-# enabled=false turns all of this off (mains-powered cameras).
+# deep_sleep=false turns all of this off (mains-powered cameras).
 import time
 
+# Keys of the "power" section (lib/appconfig.py validates all but boot_window_s).
 DEFAULTS = {
-    "enabled": False,
-    "grace_s": 30,
-    "awake_window_s": 60,
-    "boot_window_s": 300,
-    "sleep_s": 600,
+    "deep_sleep": False,
+    "grace_period_s": 120,
+    "awake_window_s": 180,
+    "boot_window_s": None,      # None: same as awake_window_s
+    "sleep_duration_s": 600,
 }
 MARKER = "wake.marker"
 
@@ -44,11 +47,14 @@ class Power:
         self._ticks = ticks_ms or time.ticks_ms
         self._rtc_now = rtc_now or time.time
         self.marker = marker_path
-        self.enabled = bool(cfg.get("enabled", DEFAULTS["enabled"]))
-        self.grace_ms = _secs(cfg, "grace_s", 1, 86400, log) * 1000
+        self.enabled = bool(cfg.get("deep_sleep", DEFAULTS["deep_sleep"]))
+        self.grace_ms = _secs(cfg, "grace_period_s", 1, 86400, log) * 1000
         self.awake_ms = _secs(cfg, "awake_window_s", 1, 86400, log) * 1000
-        self.boot_ms = _secs(cfg, "boot_window_s", 0, 86400, log) * 1000
-        self.sleep_s = _secs(cfg, "sleep_s", 0, 7 * 86400, log)
+        if cfg.get("boot_window_s") is None:
+            self.boot_ms = self.awake_ms
+        else:
+            self.boot_ms = _secs(cfg, "boot_window_s", 0, 86400, log) * 1000
+        self.sleep_s = _secs(cfg, "sleep_duration_s", 0, 86400, log)
         self._cleanups = []
         self.viewers_now = 0
         self.woke, self.slept_at = self._read_marker()

@@ -2,13 +2,15 @@
 #
 # connect() on the CYW43 returns at once; poll() watches status() against a deadline and
 # turns the codes into reasons a user can act on (network not found, wrong password). A
-# lost link, or a join that failed, is retried after a back-off that doubles from
-# retry_min_s to retry_max_s. poll() returns UP with the address whenever the link
+# lost link, or a join that failed, is retried after a back-off that starts at 2 s (a
+# short drop heals fast) and doubles up to retry_interval_s. poll() returns UP with the address whenever the link
 # (re)gains one, so main.py can re-bind the RTSP server (the address may have changed), and
 # DOWN when it is lost.
 # Power management: the radio's power save adds tens of ms of latency per packet and
-# drops throughput, so it is off (PM_NONE) while a viewer is streaming; between viewers it
-# returns to power save when idle_power_save is set (battery cameras).
+# drops throughput, so it is off (PM_NONE) while a viewer is streaming. Between viewers the
+# configured power_management applies: "performance" = PM_NONE, "balanced" = the CYW43's
+# PM_PERFORMANCE (its default: sleeps between beacons, wakes fast), "powersave" =
+# PM_POWERSAVE (battery cameras waiting for a viewer).
 # The password is passed to connect() and nothing else: never logged, never in errors.
 import time
 
@@ -31,16 +33,19 @@ REASONS = {
 }
 _GOT_IP = 3
 
+# Keys of the "wifi" section (lib/appconfig.py validates ssid .. power_management); the
+# others are tuning knobs with defaults.
 DEFAULTS = {
     "ssid": "",
     "password": "",
     "connect_timeout_s": 20,
-    "retry_min_s": 2,
-    "retry_max_s": 60,
-    "check_ms": 500,         # how often status() is read while connected
-    "idle_power_save": True,
+    "retry_interval_s": 30,   # longest wait between attempts (the back-off's ceiling)
+    "power_management": "performance",
+    "retry_first_s": 2,       # first wait after a failure or drop
+    "check_ms": 500,          # how often status() is read while connected
     "hostname": "",
 }
+_PM = {"performance": "PM_NONE", "balanced": "PM_PERFORMANCE", "powersave": "PM_POWERSAVE"}
 
 
 def reason(status):
@@ -58,10 +63,14 @@ class WiFi:
         self.ssid = cfg.get("ssid") or ""
         self._key = cfg.get("password") or ""
         self._timeout = _num(cfg, "connect_timeout_s", 1, 300) * 1000
-        self._retry_min = _num(cfg, "retry_min_s", 1, 3600) * 1000
-        self._retry_max = max(self._retry_min, _num(cfg, "retry_max_s", 1, 3600) * 1000)
+        self._retry_max = _num(cfg, "retry_interval_s", 1, 3600) * 1000
+        self._retry_min = min(self._retry_max, _num(cfg, "retry_first_s", 1, 3600) * 1000)
         self._check = _num(cfg, "check_ms", 50, 10000)
-        self._idle_ps = bool(cfg.get("idle_power_save", True))
+        pm = cfg.get("power_management", DEFAULTS["power_management"])
+        if pm not in _PM:
+            self._say("error", "wifi: bad power_management %r, using performance", pm)
+            pm = "performance"
+        self._idle_pm = _PM[pm]
         self._hostname = cfg.get("hostname") or ""
         self._wlan = None
         self.state = IDLE
@@ -184,11 +193,7 @@ class WiFi:
 
     def _apply_pm(self):
         w = self._wlan
-        cls = self._net.WLAN
-        if self.streaming or not self._idle_ps:
-            pm = getattr(cls, "PM_NONE", None)
-        else:
-            pm = getattr(cls, "PM_POWERSAVE", None)
+        pm = getattr(self._net.WLAN, "PM_NONE" if self.streaming else self._idle_pm, None)
         if pm is None:
             return
         try:
