@@ -240,10 +240,14 @@ def start_server(frames_dir, **opts):
 
 # -- a raw RTSP client ------------------------------------------------------------------------
 class Response:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, pairs=()):
         self.status = status
-        self.headers = headers
+        self.headers = headers      # lower-case name -> value (the last one if repeated)
+        self.pairs = list(pairs)    # every (name, value), in order
         self.body = body
+
+    def get_all(self, name):
+        return [v for k, v in self.pairs if k == name.lower()]
 
     def __getitem__(self, name):
         return self.headers[name.lower()]
@@ -331,16 +335,17 @@ class RtspClient:
                 end = self.buf.find(b"\r\n\r\n")
                 if end >= 0:
                     head = self.buf[:end].decode("latin-1").split("\r\n")
-                    headers = {}
+                    pairs = []
                     for line in head[1:]:
                         k, _, v = line.partition(":")
-                        headers[k.strip().lower()] = v.strip()
+                        pairs.append((k.strip().lower(), v.strip()))
+                    headers = dict(pairs)
                     n = int(headers.get("content-length", "0"))
                     if len(self.buf) >= end + 4 + n:
                         body = self.buf[end + 4:end + 4 + n]
                         self.buf = self.buf[end + 4 + n:]
                         status = int(head[0].split(" ")[1])
-                        return "R", Response(status, headers, body)
+                        return "R", Response(status, headers, body, pairs)
             self._fill(deadline)
 
     def read_response(self, timeout=None):
@@ -369,7 +374,7 @@ class RtspClient:
             r = self.read_response()
             if r.status == 401 and auth and self.user is not None and attempt == 0:
                 self.challenge = parse_challenge(
-                    [v for v in [r.get("www-authenticate")] if v][0])
+                    [v for v in r.get_all("www-authenticate") if v.startswith("Digest")][0])
                 continue
             if r.get("session"):
                 self.session = r["session"].split(";")[0]
@@ -401,6 +406,28 @@ class RtspClient:
             if msg[0] == "$":
                 out.append((msg[1], msg[2]))
         return out
+
+
+def server_param(server, key):
+    """A debug value of the server (rtsp_serve.py --debug answers GET_PARAMETER for it)."""
+    c = RtspClient(server, user=server.user, password=server.password)
+    try:
+        r = c.request("GET_PARAMETER", body=(key + "\r\n").encode(),
+                      headers={"Content-Type": "text/parameters"})
+        if r.status != 200:
+            raise RuntimeError("GET_PARAMETER %s: %d" % (key, r.status))
+        return r.body.decode().split(":", 1)[1].strip()
+    finally:
+        c.close()
+
+
+def wait_param(server, key, want, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = server_param(server, key)
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 def udp_pair():

@@ -472,6 +472,7 @@ class RtspServer:
             s.close_udp()
         if conn is not None and conn.session is s:
             conn.session = None
+            conn.req_t = time.ticks_ms()     # the idle timer starts now
             if keep:
                 self._update(conn)
         self._note("session %s.. ended: %s" % (s.id[:4], why))
