@@ -16,7 +16,10 @@
 # so the stream pauses for the time one file takes to write: rate-limited by min_gap_ms.
 import time
 
+# Keys of the "stills" section used here (validated by lib/appconfig.py; min_free_mb and
+# max_files are storage.py's retention, quality is unused: stills are the streamed JPEG).
 DEFAULTS = {
+    "enabled": True,
     "interval_s": 0,        # 0 = no timed stills
     "on_wake": True,
     "on_request": True,
@@ -31,19 +34,23 @@ class Stills:
 
     def __init__(self, cfg=None, log=None, storage=None, synced=None, rtc_now=None,
                  ticks_ms=None):
+        # storage: uses stills_dir(), make_room(extra), write(name, data), path(name), state
         cfg = cfg or {}
         self._log = log
         self._storage = storage
         self._synced = synced or (lambda: False)
         self._rtc_now = rtc_now or time.time
         self._ticks = ticks_ms or time.ticks_ms
+        self.enabled = bool(cfg.get("enabled", True))
         iv = cfg.get("interval_s", 0)
         if not isinstance(iv, int) or isinstance(iv, bool) or not 0 <= iv <= 86400:
             self._say("error", "stills: bad interval_s %r, timed stills off", iv)
             iv = 0
         self._interval = iv * 1000
-        self._on_wake = bool(cfg.get("on_wake", True))
-        self._on_request = bool(cfg.get("on_request", True))
+        self._on_wake = self.enabled and bool(cfg.get("on_wake", True))
+        self._on_request = self.enabled and bool(cfg.get("on_request", True))
+        if not self.enabled:
+            self._interval = 0
         gap = cfg.get("min_gap_ms", DEFAULTS["min_gap_ms"])
         self._gap = gap if isinstance(gap, int) and 0 <= gap <= 60000 else DEFAULTS["min_gap_ms"]
         now = self._ticks()
@@ -93,11 +100,12 @@ class Stills:
 
     def save(self, buf, length, why="request"):
         """Write buf[:length] as a new still now. -> True when it is on the drive."""
+        err = None
         try:
             ok = self._save(buf, length)
         except Exception as e:      # storage should not raise; this loop must not die if it does
-            self._say("error", "stills: %s still failed: %r", why, e)
             ok = False
+            err = e
         if ok:
             self.saved += 1
             if self._failing:
@@ -105,9 +113,10 @@ class Stills:
                 self._say("info", "stills: saving again (%s)", self.last_name)
         else:
             self.failed += 1
-            if not self._failing:
+            if not self._failing:   # a run of failures is logged once, with its cause
                 self._failing = True
-                self._say("warning", "stills: %s still not saved (%s)", why, self._why_not())
+                self._say("warning" if err is None else "error", "stills: %s still not saved (%s)",
+                          why, self._why_not() if err is None else repr(err))
         return ok
 
     def _save(self, buf, length):
