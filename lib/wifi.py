@@ -135,7 +135,7 @@ class WiFi:
 
     def poll(self):
         """Drive the link; call every loop. -> UP (new address in .ip), DOWN or None."""
-        if self.state in (IDLE, OFF):
+        if self.state == IDLE or self.state == OFF:
             return None
         now = self._ticks()
         if time.ticks_diff(now, self._next) < 0:

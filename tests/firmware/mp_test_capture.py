@@ -327,3 +327,57 @@ def test_no_camera_module_is_a_clear_error():
         assert "csi" in str(e) and "sensor" in str(e)
     else:
         raise AssertionError("expected RuntimeError")
+
+
+def test_frame_path_allocates_nothing_but_the_result_pair():
+    import gc
+    import micropython
+    ticks = Ticks()
+    img = Image()
+
+    class Quiet:
+        """csi without bookkeeping: a frame every 33 ms, nothing allocated."""
+        JPEG, RGB565, HD = JPEG, RGB565, HD
+
+        class CSI:
+            def __init__(self, **kw):
+                pass
+
+            def reset(self, hard=True):
+                pass
+
+            def pixformat(self, f):
+                pass
+
+            def framesize(self, f):
+                pass
+
+            def quality(self, q):
+                pass
+
+            def snapshot(self, time=-1, frames=-1, blocking=True, image=None):
+                return img if ticks.t % 33 < 5 else None
+
+            def width(self):
+                return 1280
+
+            def height(self):
+                return 720
+    cam = capture.Camera({"mode": "overlay", "warmup_ms": 0}, Log(), csi=Quiet(),
+                         image=ImageModule(), omv=False, ticks_ms=ticks)
+    cam.start()
+    got = 0
+    for _ in range(20):                  # warm up
+        ticks.t += 5
+        cam.snapshot()
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        for _ in range(400):
+            ticks.t += 5
+            f = cam.snapshot()
+            if f is not None:
+                got += 1
+    finally:
+        micropython.heap_unlock()
+    assert got > 40

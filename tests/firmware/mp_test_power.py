@@ -236,3 +236,26 @@ def test_zero_duration_means_wake_on_p11_only():
         assert m.slept[0][0] == 0
     finally:
         cleanup(d)
+
+
+def test_due_check_allocates_nothing():
+    import gc
+    import micropython
+    d = tmpdir()
+    try:
+        p, m, ticks = make(d)
+        p.viewers(1)
+        p.viewers(0)
+        gc.collect()
+        micropython.heap_lock()
+        try:
+            n = 0
+            for _ in range(200):
+                ticks.t += 10
+                if p.due():
+                    n += 1
+        finally:
+            micropython.heap_unlock()
+        assert n == 0
+    finally:
+        cleanup(d)

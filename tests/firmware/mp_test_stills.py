@@ -230,3 +230,20 @@ def test_card_gone_with_real_storage_does_not_raise():
     rmtree(d)                                  # the card's filesystem is gone
     assert s.save(jpeg(500, 1), 500) is False
     assert s.save(jpeg(500, 1), 500) is False
+
+
+def test_due_check_allocates_nothing():
+    import gc
+    import micropython
+    s, ticks, clock, log = make({"interval_s": 3600}, FakeStorage())
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        n = 0
+        for _ in range(200):
+            ticks.t += 33
+            if s.due():
+                n += 1
+    finally:
+        micropython.heap_unlock()
+    assert n == 0

@@ -328,3 +328,19 @@ def test_bad_settings_fall_back_with_an_error_logged():
     assert local(ts, secs(2026, 7, 1, 12)) == (2026, 7, 1, 12, 0, 0)
     errors = [m for lvl, m in log.lines if lvl == "error"]
     assert any("dst" in m for m in errors) and any("utc_offset_minutes" in m for m in errors)
+
+
+def test_poll_when_not_due_allocates_nothing():
+    import gc
+    import micropython
+    ts, ntp, rtc, ticks, log = make({"10.0.0.1": NOW}, rtc_start=NOW, woke=True)
+    ts._due = ticks.t + 10 ** 6
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        for _ in range(200):
+            ticks.t += 33
+            ts.poll(busy=True)
+    finally:
+        micropython.heap_unlock()
+    assert ntp.queries == []

@@ -199,3 +199,20 @@ def test_no_ssid_is_a_clear_error_not_a_crash():
     w = wifi.WiFi({"ssid": "", "password": PASSWORD}, log, network=net, ticks_ms=ticks)
     assert not w.start()
     assert w.poll() is None and any("ssid" in l[1] for l in log.lines if l[0] == "error")
+
+
+def test_connected_poll_allocates_nothing_between_checks():
+    import gc
+    import micropython
+    w, net, ticks, log = make({"check_ms": 10000})
+    w.start()
+    run(w, ticks, 600)
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        for _ in range(200):
+            ticks.t += 33
+            w.poll()
+    finally:
+        micropython.heap_unlock()
+    assert w.connected()
