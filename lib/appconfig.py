@@ -19,21 +19,25 @@ SPEC = (
         ("connect_timeout_s", "int", 20, 5, 120),
         ("retry_interval_s", "int", 30, 5, 3600),
         ("power_management", "enum", "performance", ("performance", "balanced", "powersave"), None),
+        ("hostname", "str", "", 0, 32),
     )),
     ("camera", (
         ("mode", "enum", "hardware_jpeg", ("hardware_jpeg", "overlay"), None),
         ("framesize", "enum", "HD", ("QVGA", "VGA", "SVGA", "HD"), None),
         ("quality", "int", 80, 10, 95),
         ("subsampling", "enum", "422", ("422", "420"), None),
-        ("fps", "int", 25, 1, 30),
+        ("fps", "int", 0, 0, 30),
+        ("hmirror", "bool", False, None, None),
+        ("vflip", "bool", False, None, None),
     )),
     ("overlay", (
         ("format", "str", "%Y-%m-%d %H:%M:%S", 0, 64),
         ("position", "enum", "top_left", ("top_left", "top_right", "bottom_left", "bottom_right"), None),
-        ("scale", "num", 2, 1, 4),
+        ("scale", "num", 2, 0.5, 8),
         ("camera_name", "str", "", 0, 32),
         ("text_color", "color", "#FFFFFF", False, None),
         ("background_color", "color", "#000000", True, None),
+        ("unsynced_text", "str", "TIME NOT SYNCED", 0, 60),
     )),
     ("time", (
         ("ntp_servers", "strlist", ["pool.ntp.org"], 4, 64),
@@ -155,12 +159,12 @@ def validate(raw):
         errors.append("config: the top level must be an object {...}; using defaults")
         raw = {}
     for name in sorted(raw):
-        if _section(name) is None:
+        if _section(name) is None and name != "$schema":    # "$schema": for editors
             errors.append("unknown key '%s' (ignored); known sections: %s" % (
                 name, ", ".join(s for s, _ in SPEC)))
+    # every check is per key, as in config.schema.json (the schema cannot relate two keys)
     for section, keys in SPEC:
         _validate_section(section, keys, raw.get(section), cfg[section], errors)
-    _cross_checks(cfg, errors)
     return cfg, errors
 
 
@@ -192,7 +196,8 @@ def _validate_section(section, keys, given, out, errors):
             continue
         msg = _check(kind, given[key], a, b)
         if msg is None:
-            out[key] = _copy(given[key])
+            # 20.0 is a whole number too (as in JSON Schema); the app gets an int
+            out[key] = int(given[key]) if kind == "int" else _copy(given[key])
         else:
             shown = "" if default is None else "; using %s" % _show(kind, default)
             errors.append("%s: %s; %s%s" % (full, msg, _allowed(kind, a, b), shown))
@@ -203,9 +208,11 @@ def _check(kind, v, a, b):
     if kind == "bool":
         return None if isinstance(v, bool) else "got " + _typename(v)
     if kind in ("int", "num"):
-        if isinstance(v, bool) or not isinstance(v, int if kind == "int" else (int, float)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
             return "got " + _typename(v)
-        return None if a <= v <= b else "%s is out of range" % v
+        if not a <= v <= b:         # first: int() of inf or nan would raise
+            return "%s is out of range" % v
+        return "got " + _typename(v) if kind == "int" and v != int(v) else None
     if not isinstance(v, str) and kind != "strlist":
         return "got " + _typename(v)
     if kind == "str":
@@ -287,19 +294,6 @@ def _typename(v):
     if isinstance(v, dict):
         return "an object"
     return "null" if v is None else "a " + type(v).__name__
-
-
-def _cross_checks(cfg, errors):
-    p = cfg["power"]
-    if p["deep_sleep"] and p["sleep_duration_s"] == 0 and not p["wake_on_p11"]:
-        errors.append("power.sleep_duration_s: 0 (wake only on P11) but power.wake_on_p11 is "
-                      "false: the camera would never wake; using %d" % 600)
-        p["sleep_duration_s"] = 600
-    r = cfg["recovery"]
-    if r["backoff_max_s"] < r["backoff_s"]:
-        errors.append("recovery.backoff_max_s: smaller than recovery.backoff_s; using %d"
-                      % r["backoff_s"])
-        r["backoff_max_s"] = r["backoff_s"]
 
 
 # -- the RTSP password ------------------------------------------------------------------------

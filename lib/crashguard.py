@@ -161,7 +161,8 @@ class CrashGuard:
 
     def backoff_s(self):
         r = self.cfg
-        return min(r["backoff_s"] * (1 << min(max(self.count - 1, 0), 16)), r["backoff_max_s"])
+        top = max(r["backoff_max_s"], r["backoff_s"])     # a max below the start means none
+        return min(r["backoff_s"] * (1 << min(max(self.count - 1, 0), 16)), top)
 
     def _report(self, what):
         text = "crash %d in a row at %s\nfirmware %s, free memory %d bytes, storage: %s\n%s\n" % (
