@@ -184,7 +184,9 @@ class Camera:
     # ---------------------------------------------------------------- frames
 
     def snapshot(self):
-        """The next frame, or None when none is ready yet (or capture failed)."""
+        """The next frame, or None when none is ready yet (or capture failed, or not started)."""
+        if not self.started:
+            return None
         now = self._ticks()
         if self._pace and time.ticks_diff(now, self._next) < 0:
             return None

@@ -2,7 +2,8 @@
 #
 # The frozen `ntptime` asks one server once and believes any answer. This module decides
 # which answers to trust:
-#   - outside min_year..max_year: rejected. ntptime maps every transmit timestamp below
+#   - outside min_year..max_year: rejected (min_year defaults to this app's release year:
+#     a clock can never truly read earlier). ntptime maps every transmit timestamp below
 #     2024 into the next NTP era, so garbage lands anywhere in 2024..2160, and a zero
 #     timestamp (kiss-of-death, empty packet) always reads 2036-02-07 06:28:16;
 #   - exactly that era-zero instant: rejected whatever max_year says;
@@ -43,7 +44,8 @@ DEFAULTS = {
     "busy_timeout_ms": 300,
     "boot_budget_ms": 5000,
     "max_jump_s": 600,
-    "min_year": 2024,
+    "min_year": 2026,       # this app's release year: no true clock reads earlier (like
+                            # systemd's build-time floor); stricter than ntptime's 2024 pivot
     "max_year": 2099,
     "utc_offset_minutes": 0,
     "dst": "none",

@@ -100,8 +100,14 @@ class WiFi:
                 self._net.hostname(self._hostname)
             except Exception as e:
                 self._say("warning", "wifi: hostname not set: %s", e)
-        self._wlan = self._net.WLAN(self._net.STA_IF)
-        self._wlan.active(True)
+        try:
+            self._wlan = self._net.WLAN(self._net.STA_IF)
+            self._wlan.active(True)
+        except Exception as e:      # radio driver refused: poll() tries again after a back-off
+            self._wlan = None
+            self.attempts += 1
+            self._failed("radio did not start: %r" % e)
+            return False
         self._join()
         return True
 
@@ -128,10 +134,11 @@ class WiFi:
             self._say("warning", "wifi: %s: %s; retrying in %d s", self.ssid, why,
                       self._retry // 1000)
         self._retry = min(self._retry * 2, self._retry_max)
-        try:
-            self._wlan.disconnect()     # stop a half-done join before the next one
-        except Exception:
-            pass
+        if self._wlan is not None:
+            try:
+                self._wlan.disconnect()     # stop a half-done join before the next one
+            except Exception:
+                pass
 
     def poll(self):
         """Drive the link; call every loop. -> UP (new address in .ip), DOWN or None."""
@@ -141,7 +148,10 @@ class WiFi:
         if time.ticks_diff(now, self._next) < 0:
             return None
         if self.state == WAITING:
-            self._join()
+            if self._wlan is None:
+                self.start()
+            else:
+                self._join()
             return None
         self._next = time.ticks_add(now, self._check if self.state == CONNECTED else 100)
         try:

@@ -163,6 +163,9 @@ def test_answers_before_2024_or_mapped_to_far_future_are_rejected():
     # and a raw 2020 reading (another firmware's epoch handling) is rejected too
     ts, ntp, rtc, ticks, log = make({"10.0.0.1": secs(2020, 6, 1)})
     assert not ts.boot() and rtc.sets == []
+    # a year behind still passes ntptime's 2024 pivot; the release-year floor catches it
+    ts, ntp, rtc, ticks, log = make({"10.0.0.1": NOW - 365 * 86400})
+    assert not ts.boot() and rtc.sets == [] and "2025" in ts.last_error
 
 
 def test_large_jump_against_synced_rtc_is_rejected_small_drift_is_corrected():

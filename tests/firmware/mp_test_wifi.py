@@ -216,3 +216,21 @@ def test_connected_poll_allocates_nothing_between_checks():
     finally:
         micropython.heap_unlock()
     assert w.connected()
+
+
+def test_radio_that_fails_to_start_is_retried():
+    w, net, ticks, log = make()
+    real = net.WLAN
+    broken = [True]
+
+    class Flaky(real):
+        def active(self, on=None):
+            if broken[0]:
+                raise OSError(5)
+            real.active(self, on)
+    net.WLAN = Flaky
+    assert not w.start()
+    assert "radio did not start" in log.text()
+    broken[0] = False
+    events = run(w, ticks, 5000)
+    assert [e[1] for e in events] == [wifi.UP]
