@@ -17,7 +17,8 @@ from rtspd import handlers
 from rtspd.auth import Auth
 from rtspd.conn import Conn
 from rtspd.request import response
-from rtspd.rtcp import WallClock, sender_report, is_bye
+from rtspd.clock import RtpClock, WallClock
+from rtspd.rtcp import sender_report, is_bye
 from rtspd.session import Session, PLAYING, PAUSED, READY
 from rtspd.stream import Stream
 
@@ -95,11 +96,13 @@ class RtspServer:
         self._ssrc = _rand32()
         struct.pack_into(">I", self._tq, 8, self._ssrc)
         self._stream.seq = _rand32() & 0xFFFF   # random first RTP sequence number
-        self._ck_ts = _rand32()                 # RTP clock (90 kHz) at ticks _ck_t
-        self._ck_t = time.ticks_ms()
+        self._rtp = RtpClock(_rand32(), time.ticks_ms())   # random first timestamp
         self._cname = b"rtspd@camera"
+        # counters for stats(): frames published, refused (bad JPEG), not taken (no slot);
+        # viewers dropped (not reading), timed out; connections accepted, refused (full);
+        # frames sent / skipped by viewers that have gone (the live ones are added in stats())
         self._n = {"frames": 0, "refused": 0, "no_slot": 0, "drops": 0, "timeouts": 0,
-                   "conns": 0, "busy": 0}
+                   "conns": 0, "busy": 0, "sent": 0, "skipped": 0}
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, ip="0.0.0.0"):
@@ -182,13 +185,8 @@ class RtspServer:
             if idx < 0:
                 self._n["no_slot"] += 1
                 return False
-        d = time.ticks_diff(ticks_ms, self._ck_t)
-        if d < 1:
-            d = 1               # never two frames with one timestamp, never backwards
-        self._ck_ts = (self._ck_ts + 90 * d) & 0xFFFFFFFF
-        self._ck_t = time.ticks_add(self._ck_t, d)
         tq = self._tq
-        struct.pack_into(">I", tq, 4, self._ck_ts)
+        struct.pack_into(">I", tq, 4, self._rtp.frame(ticks_ms))
         jpeg.qtable_header(buf, info, tq)
         st.publish(idx, buf, info, self._p, tq, ticks_ms)
         self._n["frames"] += 1
@@ -203,8 +201,8 @@ class RtspServer:
         n["clients"] = sum(1 for c in self._conns if c.sock is not None)
         n["sessions"] = sum(1 for s in self._sessions if s.id is not None)
         n["playing"] = self.playing
-        n["sent"] = sum(s.frames for s in self._sessions if s.id is not None)
-        n["skipped"] = sum(s.skipped for s in self._sessions if s.id is not None)
+        n["sent"] += sum(s.frames for s in self._sessions if s.id is not None)
+        n["skipped"] += sum(s.skipped for s in self._sessions if s.id is not None)
         n["cut"] = self._stream.cuts
         return n
 
@@ -477,6 +475,8 @@ class RtspServer:
                 self._update(conn)
         self._note("session %s.. ended: %s" % (s.id[:4], why))
         viewer = s.viewer
+        self._n["sent"] += s.frames
+        self._n["skipped"] += s.skipped
         s.reset()
         if viewer:
             self._viewers -= 1
@@ -499,8 +499,7 @@ class RtspServer:
 
     # -- RTCP -------------------------------------------------------------------------------
     def _rtp_now(self):
-        d = time.ticks_diff(time.ticks_ms(), self._ck_t)
-        return (self._ck_ts + 90 * d) & 0xFFFFFFFF
+        return self._rtp.at(time.ticks_ms())
 
     def _send_sr(self, s, now):
         s.sr_t = time.ticks_add(now, self.sr_ms)
@@ -552,10 +551,8 @@ class RtspServer:
                 continue
             if s.state == PLAYING and time.ticks_diff(now, s.sr_t) >= 0:
                 self._send_sr(s, now)
-        if not self.playing and time.ticks_diff(now, self._ck_t) > 600000:
-            # keep the RTP clock reference recent, so ticks_diff never wraps (6 days)
-            self._ck_ts = self._rtp_now()
-            self._ck_t = now
+        if not self.playing:
+            self._rtp.refresh(now)
 
     # -- output to the application ----------------------------------------------------------
     def _emit(self, name, arg):
