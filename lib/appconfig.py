@@ -32,7 +32,8 @@ SPEC = (
     )),
     ("overlay", (
         ("format", "str", "%Y-%m-%d %H:%M:%S", 0, 64),
-        ("position", "enum", "top_left", ("top_left", "top_right", "bottom_left", "bottom_right"), None),
+        ("position", "enum", "top_left",
+         ("top_left", "top_right", "bottom_left", "bottom_right"), None),
         ("scale", "num", 2, 0.5, 8),
         ("camera_name", "str", "", 0, 32),
         ("text_color", "color", "#FFFFFF", False, None),
@@ -329,7 +330,8 @@ def ensure_password(cfg, app_root, flash_root=None, log=None):
     r["password"] = pw
     if log:
         if saved:
-            log.warning("RTSP password generated: read it from %s on the camera drive", SECRETS_FILE)
+            log.warning("RTSP password generated: read it from %s on the camera drive",
+                        SECRETS_FILE)
         else:
             log.error("RTSP password generated but could not be saved: clients cannot log in")
     return pw, "generated" if saved else "unsaved"

@@ -69,7 +69,8 @@ def test_wrong_type_names_key_and_allowed_values():
     raw["rtsp"]["port"] = "554"
     raw["power"] = {"deep_sleep": "yes"}
     cfg, errors = load_text(json.dumps(raw))
-    assert any(e.startswith("rtsp.port: got text; allowed: a whole number 1..65535") for e in errors)
+    want = "rtsp.port: got text; allowed: a whole number 1..65535"
+    assert any(e.startswith(want) for e in errors), errors
     assert any(e.startswith("power.deep_sleep:") and "true or false" in e for e in errors)
     assert cfg["rtsp"]["port"] == 554 and cfg["power"]["deep_sleep"] is False
 
