@@ -5,9 +5,9 @@
 # itself after a back-off that doubles with every crash in a row. After
 # recovery.safe_mode_after crashes in a row it starts in safe mode instead: no streaming work
 # that could be the cause, a distinct LED pattern, the reports kept; after
-# recovery.safe_mode_retry_min minutes it tries once more. A watchdog reset counts as a crash
-# (a hang). The count lives in a small file on the internal flash, so it survives a bad card;
-# it is written only when it changes (flash wears out).
+# recovery.safe_mode_retry_min minutes, or when power-cycled, it tries once more. A watchdog
+# reset counts as a crash (a hang). The count lives in a small file on the internal flash, so
+# it survives a bad card; it is written only when it changes (flash wears out).
 import gc
 import io
 import os
@@ -19,7 +19,8 @@ import applog
 
 STATE_FILE = ".crashstate.json"
 REPORT = "crash.txt"
-WDT_RESET = 3                  # machine.WDT_RESET on the RT1062
+PWRON_RESET = 1                # machine.PWRON_RESET on the RT1062 (also a deep-sleep wake)
+WDT_RESET = 3                  # machine.WDT_RESET
 
 
 class Watchdog:
@@ -123,6 +124,12 @@ class CrashGuard:
             self._report("the watchdog reset the camera: the main loop hung for %d s or more"
                          % (self.wdt.timeout_ms // 1000))
             self._save()
+        elif cause == PWRON_RESET and self.count >= self.cfg["safe_mode_after"]:
+            # safe mode never sleeps, so this power-on is someone unplugging the camera:
+            # the usual way to say "try again" (one crash more brings safe mode back)
+            self.count = self.cfg["safe_mode_after"] - 1
+            self._save()
+            self._say("power-cycled in safe mode: trying once more")
         self.safe_mode = self.count >= self.cfg["safe_mode_after"]
         if self.count:
             self._say("%d crash(es) in a row before this start%s" % (

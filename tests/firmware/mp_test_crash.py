@@ -129,6 +129,18 @@ def test_safe_mode_shows_its_pattern_feeds_the_watchdog_and_retries_later():
     assert guard(store, cfg).begin()
 
 
+def test_power_cycle_in_safe_mode_gives_one_more_try():
+    store, cfg, _ = drives(cfg=config(recovery={"safe_mode_after": 2}))
+    for _ in range(2):
+        crash_once(store, cfg)
+    assert guard(store, cfg, cause=5).begin()          # safe mode (a soft reset: stays)
+    assert guard(store, cfg, cause=5).begin()
+    g = guard(store, cfg, cause=1)                     # unplugged and plugged in again
+    assert not g.begin() and g.count == 1
+    crash_once(store, cfg)                             # still broken: straight back
+    assert guard(store, cfg, cause=5).begin()
+
+
 def test_watchdog_reset_counts_as_a_hang():
     store, cfg, _ = drives()
     g = guard(store, cfg, cause=crashguard.WDT_RESET)
