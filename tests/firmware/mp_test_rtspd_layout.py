@@ -1,0 +1,131 @@
+# rtspd.stream + rtspd.fast: JPEG scans cut into RFC 2435 packets in a frame slot, checked
+# packet by packet, and the machine-code (viper) packetizer against the plain-Python one.
+import struct
+from array import array
+from rtspd import jpeg as J
+from rtspd import fast, _pyfast
+from rtspd.stream import Stream, STRIDE, PKT
+import mp_test_rtspd_kit as T
+
+
+def publish(scan, dri=0, y=0x21, seq=65530, layout=None, frame_max=200000):
+    data, hdr = T.make(y=y, dri=dri, scan=scan)
+    info = J.JpegInfo()
+    p = array("i", [0] * 16)
+    info.p = p
+    J.parse(data, len(data), info)
+    tq = bytearray(144)
+    struct.pack_into(">II", tq, 4, 0xDEADBEEF, 0x01020304)
+    J.qtable_header(data, info, tq)
+    st = Stream(1, frame_max)
+    st.seq = seq
+    if layout is not None:
+        fast_layout = fast.layout
+        import rtspd.stream as S
+        S.fast.layout = layout
+        try:
+            st.publish(0, data, info, p, tq, 0)
+        finally:
+            S.fast.layout = fast_layout
+    else:
+        st.publish(0, data, info, p, tq, 0)
+    return st, st.slots[0]
+
+
+def packets(slot):
+    buf = slot.buf
+    out = []
+    off = 0
+    while off < slot.size:
+        assert buf[off] == 0x24 and buf[off + 1] == 0, "bad interleave header at %d" % off
+        n = (buf[off + 2] << 8) | buf[off + 3]
+        out.append(bytes(buf[off + 4:off + 4 + n]))
+        off += 4 + n
+    assert off == slot.size
+    return out
+
+
+def check(scan, dri=0, y=0x21, seq=65530):
+    st, slot = publish(scan, dri, y, seq)
+    pk = packets(slot)
+    assert len(pk) == slot.npk and len(pk[-1]) == slot.last
+    rebuilt = b""
+    rlen = 4 if dri else 0
+    for k, p in enumerate(pk):
+        assert len(p) <= PKT
+        if k < len(pk) - 1:
+            assert len(p) == PKT            # so packet k starts at k * STRIDE in the slot
+        assert p[0] == 0x80
+        assert p[1] == (0x80 | 26 if k == len(pk) - 1 else 26)
+        assert struct.unpack(">H", p[2:4])[0] == (seq + k) & 0xFFFF
+        assert p[4:12] == b"\xde\xad\xbe\xef\x01\x02\x03\x04"
+        off = (p[13] << 16) | (p[14] << 8) | p[15]
+        assert off == len(rebuilt), "fragment offset counts scan bytes only"
+        typ = (1 if y == 0x22 else 0) + (64 if dri else 0)
+        assert tuple(p[16:20]) == (typ, 255, 160, 90)
+        i = 20
+        if dri:
+            assert p[20:24] == struct.pack(">H", dri) + b"\xff\xff"
+            i = 24
+        if k == 0:
+            assert p[i:i + 4] == b"\x00\x00\x00\x80"
+            assert p[i + 4:i + 132] == T.QT0 + T.QT1
+            i += 132
+        rebuilt += p[i:]
+    assert rebuilt == scan
+    assert st.seq == (seq + len(pk)) & 0xFFFF
+    assert slot.payload == slot.size - 16 * slot.npk
+    return pk
+
+
+def test_one_small_packet():
+    assert len(check(b"\x01\x02\x03")) == 1
+
+
+def test_exact_fit_and_one_more_byte():
+    first = PKT - 12 - 8 - 132
+    assert len(check(T.scan_bytes(first))) == 1
+    assert len(check(T.scan_bytes(first + 1))) == 2
+
+
+def test_60k_frame_with_sequence_wrap():
+    pk = check(T.scan_bytes(60000), seq=65500)
+    assert len(pk) > 40
+
+
+def test_420_with_restart_header():
+    check(T.scan_bytes(9000), dri=64, y=0x22)
+
+
+def test_viper_and_python_packetizers_agree():
+    for n, dri in ((5000, 0), (20000, 32), (1, 0)):
+        scan = T.scan_bytes(n, seed=n)
+        _, a = publish(scan, dri)
+        _, b = publish(scan, dri, layout=_pyfast.layout)
+        assert a.size == b.size and a.npk == b.npk
+        assert bytes(a.buf[:a.size]) == bytes(b.buf[:b.size])
+
+
+def test_native_packetizer_is_used():
+    assert fast.NATIVE, "the viper emitter should be available on this port"
+
+
+def test_frame_larger_than_the_slot_is_refused():
+    try:
+        publish(T.scan_bytes(50000), frame_max=20000)
+    except ValueError as e:
+        assert "frame_max" in str(e)
+        return
+    raise AssertionError("no error for a frame larger than its slot")
+
+
+def test_copy_and_equal_helpers():
+    p = array("i", [2, 1, 3] + [0] * 13)
+    dst = bytearray(8)
+    for f in (fast.copy, _pyfast.copy):
+        f(dst, b"abcdef", p)
+        assert dst[2:5] == b"bcd"
+    p[0], p[1], p[2] = 0, 2, 3
+    for f in (fast.equal, _pyfast.equal):
+        assert f(b"cde", b"abcdef", p) == 1
+        assert f(b"cdx", b"abcdef", p) == 0
