@@ -199,6 +199,10 @@ def _storage_changed(store):
     have = _file.path if _file is not None and _file._f is not None else None
     if want != have:
         _open_file(store)
+        if _file is not None:
+            # the new file starts with why it is here (the old one may be out of reach)
+            logging.getLogger("applog").warning("log file now on %s: %s",
+                                                store.describe(), store.reason or "-")
 
 
 def get(name):

@@ -109,7 +109,9 @@ def test_failing_card_moves_the_log_to_flash_and_says_so():
     assert "console only" in out.getvalue()
     assert "SD card not usable" in out.getvalue()
     assert store.root == F and applog.file_path() == F + "/logs/camera.log"
-    assert "after the failure" in get(F + "/logs/camera.log")
+    moved = get(F + "/logs/camera.log")
+    assert "after the failure" in moved
+    assert "card failed while running" in moved        # the reason travels with the log
     done()
 
 
