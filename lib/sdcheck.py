@@ -275,7 +275,10 @@ def _fw():
 
 
 def _blocks(sd):
-    return sd.ioctl(4, 0) if present(sd) else 0
+    try:
+        return sd.ioctl(4, 0) if present(sd) else 0
+    except Exception:
+        return 0
 
 
 def apply(d):
@@ -341,19 +344,29 @@ def recorded(sd=None, flash=None):
 
 
 def boot(sd=None, flash=None, delay_ms=RETRY_DELAY_MS):
-    """boot.py's entry point: check, record, apply. Never raises."""
+    """boot.py's entry point: check, record, apply. Never raises; always a decision."""
     global _decision
     try:
-        sd = sd if sd is not None else sd_device()
         d = check(sd, flash, delay_ms)
         d["bad_card_at"] = None if d["card_ok"] else _bad_card_at(d)
         record(d)
-        apply(d)
-        _decision = d
-        print("boot: " + summary(d))
     except Exception as e:
-        print("boot: SD card check failed:", repr(e))
-    return _decision
+        d = _unchecked(e)
+    try:
+        apply(d)
+    except Exception as e:
+        print("boot: cannot apply the decision:", repr(e))
+    _decision = d
+    print("boot: " + summary(d))
+    return d
+
+
+def _unchecked(e):
+    # the check itself failed (a driver bug, no memory): trust nothing but the flash
+    f = "/flash" if _mounted_apart("/flash") else "/"
+    return {"card_ok": False, "reason": "check_failed: " + repr(e), "flash": f, "card": None,
+            "split": f == "/flash", "fw": _fw(), "card_blocks": 0, "app": f,
+            "bad_card_at": _bad_card_at(None)}
 
 
 def _bad_card_at(d):

@@ -201,9 +201,51 @@ def test_boot_never_raises():
         # a present() that raises reads as "no card": the app still gets a decision
         assert d is not None and not d["card_ok"] and d["app"] == "/flash"
 
-    class Evil:
-        def __getattr__(self, name):
-            raise MemoryError()
+    def out_of_memory(*args):
+        raise MemoryError()
 
-    with Board("split", RamDisk(2048)) as b:
-        sdcheck.boot(Evil(), Evil(), delay_ms=1)       # must return, whatever it decides
+    real = sdcheck.probe
+    sdcheck.probe = out_of_memory
+    try:
+        with Board("split", RamDisk(2048)) as b:
+            d = sdcheck.boot(b.card, b.flash, delay_ms=1)
+            # whatever broke, main.py gets a decision, and it trusts only the flash
+            assert not d["card_ok"] and d["reason"].startswith("check_failed")
+            assert d["app"] == "/flash" and os.getcwd() == "/flash"
+            assert "sdcard" not in os.listdir("/")
+            assert sdcheck.decide() is d
+    finally:
+        sdcheck.probe = real
+
+
+REPO = __file__.rsplit("/tests/", 1)[0]
+
+
+with open(REPO + "/boot.py") as f:
+    BOOT_PY = f.read()        # read now: inside a Board the host's "/" is not mounted
+
+
+def run_boot_py():
+    code = BOOT_PY
+    g = {"__name__": "__main__"}
+    exec(code, g)          # as the firmware runs it; an exception here fails the test
+    return g
+
+
+def test_boot_py_applies_the_check_and_leaves_no_globals():
+    card = RamDisk(2048)
+    card.fault = "write"
+    with Board("split", card):
+        g = run_boot_py()
+        assert sorted(k for k in g if not k.startswith("__")) == []
+        assert os.getcwd() == "/flash"
+        assert not sdcheck.decide()["card_ok"]
+
+
+def test_boot_py_never_raises_even_without_its_modules():
+    with Board("split", RamDisk(2048)):
+        saved = sys.modules.pop("sdcheck")
+        try:
+            run_boot_py()      # sdcheck is on neither drive and there is no mimxrt here
+        finally:
+            sys.modules["sdcheck"] = saved
