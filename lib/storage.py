@@ -130,30 +130,50 @@ def classify(exc):
     return FULL if code == ENOSPC else FAILED
 
 
-def files_oldest_first(folder):
-    """File names in folder, oldest first: names must sort by age (timestamps in names)."""
+def entries_oldest_first(folder):
+    """[(name, is_dir)] of folder, oldest first: names (of files and of folders such as
+    per-day folders) must sort by age, e.g. timestamps in the names."""
     try:
-        names = [e[0] for e in os.ilistdir(folder) if e[1] & 0x4000 == 0]
+        out = [(e[0], e[1] & 0x4000 != 0) for e in os.ilistdir(folder)]
     except OSError:
         return []
-    names.sort()
-    return names
+    out.sort()
+    return out
+
+
+def count_files(folder):
+    n = 0
+    for name, is_dir in entries_oldest_first(folder):
+        n += count_files(join(folder, name)) if is_dir else 1
+    return n
 
 
 def prune(folder, min_free=0, max_files=0):
-    """Retention: remove the oldest files in folder until at least min_free bytes are free
-    and at most max_files remain (0 = no limit). Returns how many files were removed."""
-    names = files_oldest_first(folder)
-    n = len(names)
+    """Retention: remove the oldest files under folder (subfolders included, emptied ones
+    removed) until at least min_free bytes are free and at most max_files remain
+    (0 = no limit). Returns how many files were removed."""
+    todo = [count_files(folder) - max_files if max_files else 0, False]   # [excess, refused]
+    return _prune(folder, min_free, todo)
+
+
+def _prune(folder, min_free, todo):
     removed = 0
-    while removed < n:
-        too_many = max_files and n - removed > max_files
-        too_full = min_free and 0 <= free_bytes(folder) < min_free
-        if not (too_many or too_full):
+    for name, is_dir in entries_oldest_first(folder):
+        if todo[1] or not (todo[0] > 0 or min_free and 0 <= free_bytes(folder) < min_free):
             break
-        if not remove_quiet(join(folder, names[removed])):
-            break        # the drive refuses: nothing more to gain here
-        removed += 1
+        p = join(folder, name)
+        if is_dir:
+            removed += _prune(p, min_free, todo)
+            if not entries_oldest_first(p):
+                try:
+                    os.rmdir(p)
+                except OSError:
+                    pass
+        elif remove_quiet(p):
+            removed += 1
+            todo[0] -= 1
+        else:
+            todo[1] = True       # the drive refuses: nothing more to gain here
     return removed
 
 

@@ -101,6 +101,19 @@ def test_prune_removes_oldest_first_to_the_file_limit():
     umount(C, F)
 
 
+def test_prune_goes_through_day_folders_oldest_first():
+    drives()
+    for day in ("2026-11-21", "2026-11-22", "2026-11-23"):
+        storage.makedirs(C + "/stills/" + day)
+        for h in range(3):
+            put(C + "/stills/%s/%s-%02d0000.jpg" % (day, day.replace("-", ""), h), "x")
+    assert storage.prune(C + "/stills", max_files=4) == 5
+    assert sorted(os.listdir(C + "/stills")) == ["2026-11-22", "2026-11-23"]   # emptied: gone
+    assert sorted(os.listdir(C + "/stills/2026-11-22")) == ["20261122-020000.jpg"]
+    assert storage.count_files(C + "/stills") == 4
+    umount(C, F)
+
+
 def test_prune_keeps_minimum_free_space():
     drives(RamDisk(1024))
     os.mkdir(C + "/stills")
