@@ -8,6 +8,10 @@
 # Prints one line per event on stdout ("READY port=...", "EVENT first_play None", ...).
 # --debug answers GET_PARAMETER keys rtspd.mem (heap bytes in use after a collection),
 # rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats.
+# --bench N (used by tools/bench.py): keep the JPEGs in memory, wait for --viewers viewers,
+# then send N frames as fast as they take them and print one line
+#   BENCH frames=N cpu_ms=... wall_ms=... alloc=... packets=... bytes=...
+# (CPU time of this process from /proc/self/stat; heap bytes allocated with the GC off).
 import sys
 import os
 import gc
@@ -28,7 +32,8 @@ from rtspd import RtspServer
 OPTS = {"--port": 8554, "--fps": 30, "--path": "/stream", "--auth": "digest", "--user": "admin",
         "--max-clients": 4, "--timeout": 60, "--expire-ms": -1, "--idle-ms": 20000,
         "--stall-ms": 5000, "--rtp-port": 6970, "--lag-ms": 1000, "--frame-max": 262144,
-        "--width": 1280, "--height": 720, "--debug": 0, "--frames": 0}
+        "--width": 1280, "--height": 720, "--debug": 0, "--frames": 0, "--bench": 0,
+        "--viewers": 1}
 
 
 def parse_args(argv):
@@ -85,6 +90,10 @@ def main():
     buf = bytearray(o["--frame-max"] + 1024)
     srv.start("0.0.0.0")
     say("READY port=%d path=%s frames=%d" % (o["--port"], o["--path"], len(names)))
+    if o["--bench"]:
+        bench(srv, names, o["--bench"], o["--viewers"])
+        srv.stop()
+        return
     period = 1000 // o["--fps"] if o["--fps"] > 0 else 0
     due = time.ticks_ms()
     k = 0
@@ -106,6 +115,64 @@ def main():
         srv.poll(wait if 0 < wait < 50 else (0 if wait <= 0 and srv.wants_frame() else 20))
     srv.stop()
     say("DONE")
+
+
+def cpu_ms():
+    with open("/proc/self/stat") as f:
+        fields = f.read().split(")")[-1].split()
+    return (int(fields[11]) + int(fields[12])) * 10      # utime + stime, 100 Hz ticks
+
+
+def all_done(srv):
+    for s in srv._sessions:
+        if s.state == 2 and s.cur >= 0:
+            return False
+    return True
+
+
+def bench(srv, names, count, viewers):
+    jpegs = []
+    for n in names[:4]:
+        with open(n, "rb") as f:
+            jpegs.append(f.read())
+    deadline = time.ticks_add(time.ticks_ms(), 30000)
+    while srv.playing < viewers:
+        srv.poll(20)
+        if time.ticks_diff(deadline, time.ticks_ms()) < 0:
+            say("BENCH-ERROR viewers did not come")
+            return
+
+    def run(n):
+        k = 0
+        packets = 0
+        size = 0
+        while k < n:
+            if srv.wants_frame() and all_done(srv):     # every viewer gets every frame
+                j = jpegs[k % len(jpegs)]
+                srv.send_frame(j, len(j), time.ticks_ms())
+                sl = srv._stream.slots[srv._stream.newest]
+                packets += sl.npk
+                size += len(j)
+                k += 1
+            else:
+                srv.poll(1)
+        return packets, size
+
+    run(10)                         # warm up: first allocations, socket buffers
+    gc.collect()
+    c0 = cpu_ms()
+    gc.disable()
+    m0 = gc.mem_alloc()
+    t0 = time.ticks_ms()
+    packets, size = run(count)
+    t1 = time.ticks_ms()
+    m1 = gc.mem_alloc()
+    gc.enable()
+    c1 = cpu_ms()
+    st = srv.stats()
+    say("BENCH frames=%d cpu_ms=%d wall_ms=%d alloc=%d packets=%d bytes=%d viewers=%d "
+        "skipped=%d" % (count, c1 - c0, time.ticks_diff(t1, t0), m1 - m0, packets, size,
+                        srv.playing, st["skipped"]))
 
 
 def read_jpeg(name, buf):
