@@ -148,11 +148,12 @@ def count_files(folder):
     return n
 
 
-def prune(folder, min_free=0, max_files=0):
+def prune(folder, min_free=0, max_files=None):
     """Retention: remove the oldest files under folder (subfolders included, emptied ones
     removed) until at least min_free bytes are free and at most max_files remain
-    (0 = no limit). Returns how many files were removed."""
-    todo = [count_files(folder) - max_files if max_files else 0, False]   # [excess, refused]
+    (None = no limit). Returns how many files were removed."""
+    excess = 0 if max_files is None else count_files(folder) - max_files
+    todo = [excess, False]          # [files still to remove for the count, drive refused]
     return _prune(folder, min_free, todo)
 
 
@@ -202,6 +203,7 @@ class Storage:
 
     def _use(self, root):
         self.root = root
+        self._stills = None          # files under stills/, counted when first needed
         self.on_card = root is not None and root == self.card
         if root is None:
             self.state = OFF
@@ -259,6 +261,8 @@ class Storage:
             if d and not isdir(d):
                 makedirs(d)
             write_atomic(p, data)
+            if self._stills is not None and name.startswith(STILLS + "/"):
+                self._stills += 1
             return True
         except OSError as e:
             self.fail(e, "writing " + name)
@@ -269,17 +273,23 @@ class Storage:
         return read_file(p, binary) if p else None
 
     def make_room(self, extra=0):
-        """Retention on the stills folder; True when min_free + extra bytes are free."""
+        """Retention before saving a still of `extra` bytes: keeps min_free + extra bytes
+        free and room for one more file under max_stills. True when the still may go."""
         d = self.stills_dir()
         if d is None:
             return False
         try:
-            n = prune(d, self.min_free + extra, self.max_stills)
+            if self._stills is None:        # counted once per drive, then kept up to date
+                self._stills = count_files(d)
+            want = self.min_free + extra
+            if self._stills >= self.max_stills or 0 <= self.free() < want:
+                n = prune(d, want, self.max_stills - 1)
+                self._stills = max(self._stills - n, 0)
+                if n and self.log:
+                    self.log.info("retention: removed %d old still(s)", n)
         except OSError as e:
             self.fail(e, "removing old stills")
             return False
-        if n and self.log:
-            self.log.info("retention: removed %d old still(s)", n)
         ok = self.free() >= self.min_free + extra
         if ok and self.state == FULL:
             self.state = OK

@@ -168,6 +168,18 @@ def test_card_removed_is_noticed_by_poll():
     umount(C, F)
 
 
+def test_make_room_keeps_max_stills_including_the_new_one():
+    drives()
+    s = make(config(stills={"max_files": 3, "min_free_mb": 1}))
+    s.min_free = 4096
+    for i in range(6):
+        assert s.make_room(100)
+        assert s.write("stills/2026-01-01/%03d.jpg" % i, b"jpeg")
+        assert storage.count_files(C + "/stills") <= 3
+    assert sorted(os.listdir(C + "/stills/2026-01-01")) == ["003.jpg", "004.jpg", "005.jpg"]
+    umount(C, F)
+
+
 def test_full_card_is_a_state_and_retention_recovers_it():
     card, flash = drives(RamDisk(1024))
     s = make(config(stills={"min_free_mb": 1}))
