@@ -160,7 +160,8 @@ def setup(cfg, store=None, stream=None):
     root.setLevel(_level)
     _store = store
     if store is not None:
-        store.on_change(_storage_changed)
+        if _storage_changed not in store._listeners:
+            store.on_change(_storage_changed)
         _open_file(store)
     return logging.getLogger("camera")
 
