@@ -14,6 +14,23 @@ def equal(a, b, p):
     return 1 if memoryview(a)[i:i + n] == memoryview(b)[j:j + n] else 0
 
 
+def head_end(buf, n):
+    b = bytes(memoryview(buf)[0:n])
+    i = b.find(b"\n")
+    while i >= 0:
+        j = i + 1
+        if b[j:j + 1] == b"\r":
+            j += 1
+        if b[j:j + 1] == b"\n":
+            return j + 1
+        i = b.find(b"\n", i + 1)
+    return -1
+
+
+def first_nl(buf, n):
+    return bytes(memoryview(buf)[0:n]).find(b"\n")
+
+
 def layout(slot, jpeg, p, tq):
     src, total, seq, rlen, dri = p[0], p[1], p[2], p[3], p[4]
     cap = p[9]

@@ -37,6 +37,33 @@ def equal(a: ptr8, b: ptr8, p: ptr32) -> int:
 
 
 @micropython.viper
+def head_end(buf: ptr8, n: int) -> int:
+    """Length of the message head in buf[:n] up to and including its blank line
+    ("\r\n\r\n" or "\n\n"), or -1 when the blank line has not arrived yet."""
+    i = 0
+    while i < n:
+        if buf[i] == 10:
+            j = i + 1
+            if j < n and buf[j] == 13:
+                j += 1
+            if j < n and buf[j] == 10:
+                return j + 1
+        i += 1
+    return -1
+
+
+@micropython.viper
+def first_nl(buf: ptr8, n: int) -> int:
+    """Index of the first "\n" in buf[:n], or -1."""
+    i = 0
+    while i < n:
+        if buf[i] == 10:
+            return i
+        i += 1
+    return -1
+
+
+@micropython.viper
 def layout(slot: ptr8, jpeg: ptr8, p: ptr32, tq: ptr8):
     """Cut the JPEG scan into RFC 2435 RTP packets, each behind a 4-byte '$' interleave header.
 

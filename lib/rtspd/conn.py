@@ -4,6 +4,7 @@
 import time
 from rtspd.request import BadRequest, parse_head, content_length, MAX_LINE
 from rtspd.stream import STRIDE
+from rtspd import fast
 
 RX_CAP = 4096           # request head + body, or one interleaved packet
 OUT_CAP = 4096          # queued responses and RTCP reports
@@ -154,18 +155,14 @@ class Conn:
 
     def _request(self, srv):
         rx = self.rx
-        end = rx.find(b"\r\n\r\n", 0, self.rxn)
-        hlen = end + 4
-        lf = rx.find(b"\n\n", 0, self.rxn)
-        if lf >= 0 and (end < 0 or lf < end):
-            end, hlen = lf, lf + 2
-        if end < 0:
-            nl = rx.find(b"\n", 0, self.rxn)
-            if self.rxn >= RX_CAP or (nl < 0 and self.rxn > MAX_LINE) or nl > MAX_LINE:
-                srv._bad(self, BadRequest(400, close=True))
+        hlen = fast.head_end(rx, self.rxn)
+        if hlen < 0:
+            nl = fast.first_nl(rx, self.rxn if self.rxn <= MAX_LINE else MAX_LINE + 1)
+            if self.rxn >= RX_CAP or (nl < 0 and self.rxn > MAX_LINE):
+                srv._bad(self, BadRequest(400, close=True))   # line or head too long
             return False
         try:
-            req = parse_head(bytes(memoryview(rx)[0:end]))
+            req = parse_head(bytes(memoryview(rx)[0:hlen]))
             cl = content_length(req)
         except BadRequest as e:
             self.consume(hlen)

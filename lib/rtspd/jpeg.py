@@ -1,12 +1,12 @@
 # Reading a baseline JPEG's header: what RFC 2435 needs (scan position, quantization tables,
 # type, size, restart interval) and whether the JPEG can be carried at all. Runs once per
 # frame on the camera, so it walks the marker segments in place and allocates nothing.
-import struct
+import binascii
 from rtspd import fast
 
 # The four Huffman tables of JPEG Annex K (class/id byte, 16 code counts, symbols). RTP/JPEG
 # receivers rebuild the header with exactly these, so a JPEG with other tables cannot be sent.
-_STD_HUFF = bytes.fromhex(
+_STD_HUFF = binascii.unhexlify(
     # DC luminance (class 0, id 0)
     "00" "00010501010101010100000000000000" "000102030405060708090a0b"
     # AC luminance (class 1, id 0)

@@ -129,3 +129,15 @@ def test_copy_and_equal_helpers():
     for f in (fast.equal, _pyfast.equal):
         assert f(b"cde", b"abcdef", p) == 1
         assert f(b"cdx", b"abcdef", p) == 0
+
+
+def test_message_head_end_and_first_newline():
+    cases = ((b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\nrest", 31), (b"A\nB\n\nbody", 6),
+             (b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n", -1), (b"", -1), (b"\r\n\r\n", 4))
+    for f in (fast.head_end, _pyfast.head_end):
+        for data, want in cases:
+            buf = bytearray(data + b"\n\n")       # bytes past n must not count
+            assert f(buf, len(data)) == want, (f, data)
+    for f in (fast.first_nl, _pyfast.first_nl):
+        assert f(bytearray(b"ab\ncd\n"), 7) == 2
+        assert f(bytearray(b"abcd\n"), 4) == -1
