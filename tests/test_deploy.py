@@ -1,13 +1,12 @@
 """python -m tools.deploy against the emulated camera's serial port: the right files on the
 right drives (read back from the FAT images with mtools), verified, .mpy when asked, stale
 files removed but user data kept, secrets set without being shown, and clear errors."""
-import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import serial
@@ -228,3 +227,51 @@ def test_the_real_app_deploys_as_mpy_and_boots(tmp_path):
         b.wait_for(lambda k, t: k == "boot", start=mark, timeout=20)
         for image in (b.sd_image, b.flash_image):
             check_app_on(image, ROOT, mpy=True)
+
+
+# A small streaming app: the emulated sensor's JPEGs through lib/rtspd, one per wanted frame.
+STREAM_MAIN = """
+import sensor, time
+from rtspd import RtspServer
+sensor.reset()
+sensor.set_pixformat(sensor.JPEG)
+sensor.set_framesize(sensor.VGA)
+sensor.set_quality(60)
+srv = RtspServer(port=554, auth="none", width=640, height=480, fps=15)
+srv.start("0.0.0.0")
+print("STREAMING")
+while True:
+    if srv.wants_frame():
+        img = sensor.snapshot()
+        srv.send_frame(img.bytearray(), img.size(), time.ticks_ms())
+    srv.poll(5)
+"""
+
+
+def stream_app(root):
+    app = make_app(root, main=STREAM_MAIN, boot="")
+    shutil.copytree(ROOT / "lib" / "rtspd", app / "lib" / "rtspd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return app
+
+
+@pytest.mark.skipif(not (ROOT / "lib" / "rtspd" / "server.py").exists(), reason="no rtspd yet")
+@pytest.mark.parametrize("app_factory", [stream_app])
+def test_deployed_app_streams_what_the_camera_captured(tmp_path, app_factory):
+    from tools import probe
+    from .rtsp_support import free_port, jpeg_scan
+    app = app_factory(tmp_path / "app")
+    port = free_port()
+    factory = make_app(tmp_path / "f", main=FACTORY_MAIN)
+    with serial_board(factory, tmp_path / "run", rtsp_port=port, rtc="host", fps=15) as b:
+        b.wait_console("factory app running")
+        mark = len(b.console)
+        r = run_deploy(b.serial.path, app, "--mpy")
+        assert r.returncode == 0, r.stdout + r.stderr
+        b.wait_console("STREAMING", start=mark, timeout=20)
+        s = probe.probe("rtsp://127.0.0.1:%d/stream" % port, frames=10, timeout=10)
+        sent = [rec for rec in b.camera.frames_of("jpeg")]
+    assert s.frames == 10 and s.frames_lost == 0
+    assert (s.width, s.height) == (640, 480) and s.jpeg_types == [0] and s.q_values == [255]
+    assert s.jpeg_bytes == sum(len(jpeg_scan(rec.data)) for rec in sent[:10])
+    assert abs(s.clock_offset_s) < 2.0

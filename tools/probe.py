@@ -629,6 +629,8 @@ def _pump(conn, udp, on_data, until):
 
 
 # -- output ---------------------------------------------------------------------------------
+CLOCK_HINT = ("\n    the camera's clock is not set: it could not reach an NTP server "
+              "(see time.ntp_servers in config.json)")
 JPEG_TYPES = {0: "4:2:2", 1: "4:2:0", 64: "4:2:2 + restart markers",
               65: "4:2:0 + restart markers"}
 
@@ -652,9 +654,9 @@ def report(url, s):
     if s.clock_offset_s is None:
         lines.append("  camera clock: no RTCP sender report received")
     else:
-        lines.append("  camera clock: %+.3f s %s this PC (from %d RTCP sender reports)"
+        lines.append("  camera clock: %+.3f s %s this PC (from %d RTCP sender reports)%s"
                      % (s.clock_offset_s, "ahead of" if s.clock_offset_s >= 0 else "behind",
-                        s.sender_reports))
+                        s.sender_reports, CLOCK_HINT if abs(s.clock_offset_s) > 3600 else ""))
     if s.ended_by_camera:
         lines.append("  note: the camera ended the stream before the probe did")
     return "\n".join(lines)
