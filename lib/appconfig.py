@@ -52,7 +52,7 @@ SPEC = (
         ("auth", "enum", "digest", ("digest", "basic", "none"), None),
         ("user", "str", "admin", 1, 32),
         ("password", "secret", "", 8, 64),
-        ("max_clients", "int", 2, 1, 4),
+        ("max_clients", "int", 4, 1, 8),
         ("session_timeout_s", "int", 60, 10, 600),
     )),
     ("stills", (

@@ -55,7 +55,7 @@ def stream_url(line, port):
 
     The app prints `rtsp://<ip>:<port>/<path>` with its credentials shown apart; the
     emulator prints the URL a player on this PC can open, with the credentials in it."""
-    m = re.search(r"rtsp://[^\s/]+(/\S*)", line)
+    m = re.search(r"Stream URL: rtsp://[^\s/]+(/\S*)", line)
     if not m:
         return None
     user = re.search(r"user[:=]\s*'?(\S+?)'?(\s|$|,)", line)

@@ -1,0 +1,263 @@
+# The camera application: wires the modules of lib/ into one loop.
+#
+#   start-up   LED, storage decision (sdcheck), config, log, crash guard, watchdog, WiFi,
+#              time, camera, RTSP server
+#   the loop   network I/O (rtspd polls its sockets), a frame when a viewer or a still
+#              wants one, WiFi and time upkeep, deep sleep when nobody watches, LED, watchdog
+#
+# One select.poll loop (inside rtspd) serves everything; capture is non-blocking, so the
+# loop never waits for the sensor.
+import gc
+import sys
+import time
+import machine
+
+import appconfig
+import applog
+import crashguard
+import sdcheck
+import status_led
+import storage
+
+HEALTH_MS = 60000          # how often fps and free heap are logged
+
+
+class App:
+    def __init__(self, led):
+        self.led = led
+        self.decision = sdcheck.decide()
+        self.cfg, self.cfg_errors = appconfig.load(storage.join(self.decision["app"], "config.json"))
+        self.store = storage.Storage(self.decision, self.cfg)
+        self.log = applog.setup(self.cfg, self.store)
+        self.led.set_mode(self.cfg["led"]["mode"])
+        self._report_start()
+        self.wdt = crashguard.Watchdog(self.cfg)
+        self.guard = crashguard.CrashGuard(self.cfg, self.decision.get("flash"), self.store,
+                                           self.log, machine, self.wdt)
+
+    def _report_start(self):
+        log = self.log
+        d = self.decision
+        log.info("camera starting: firmware %s, reset cause %d, %s", d.get("fw"),
+                 machine.reset_cause(), self.store.describe())
+        if not d.get("card_ok"):
+            log.warning("SD card not used: %s", d.get("reason"))
+        self.led.set_error(status_led.ERR_SD, not self.store.on_card)
+        self.store.on_change(lambda s: self.led.set_error(status_led.ERR_SD, not s.on_card))
+        for e in self.cfg_errors:
+            log.error("config.json: %s", e)
+        self.led.set_error(status_led.ERR_CONFIG, bool(self.cfg_errors))
+
+    def run(self):
+        if self.guard.begin():
+            self.guard.safe_loop(self.led)          # does not return
+        self.wdt.start()
+        self.guard.run(self._serve, self.led)
+
+    def _serve(self):
+        Camera(self).run()
+
+
+class Camera:
+    """Everything that runs while the camera is up. Built inside the crash guard, so an
+    exception anywhere here becomes a crash report and a restart."""
+
+    def __init__(self, app):
+        import capture
+        import power
+        import stills
+        import timesync
+        import wifi
+        self.app = app
+        cfg = app.cfg
+        self.log = app.log
+        self.led = app.led
+        self.power = power.Power(cfg["power"], self.log,
+                                 marker_path=storage.join(app.store.flash or app.store.root,
+                                                          "wake.marker"))
+        self.time = timesync.TimeSync(cfg["time"], self.log, woke=self.power.woke,
+                                      slept_at=self.power.slept_at)
+        self.wifi = wifi.WiFi(cfg["wifi"], self.log)
+        self.cam = capture.Camera(cfg["camera"], self.log)
+        self.overlay = None
+        if cfg["camera"]["mode"] == "overlay":
+            import overlay
+            self.overlay = overlay.Overlay(cfg["overlay"], self.log, clock=self.time.local_time)
+        self.stills = stills.Stills(cfg["stills"], self.log, app.store,
+                                    synced=lambda: self.time.synced)
+        self.server = None
+        self._sd = None
+        self._frames = 0
+        self._health_t = time.ticks_ms()
+        self._bad_frame_logged = False
+
+    # -- start-up ----------------------------------------------------------------------------
+    def run(self):
+        self._start_wifi()
+        self.time.boot()
+        self.cam.start()
+        self._start_server()
+        if self.power.woke:
+            self.stills.wake()
+        self.power.add_cleanup(self._shutdown, "camera")
+        self.power.add_cleanup(self.wifi.leave, "wifi")
+        self.power.add_cleanup(self.app.guard.clean_exit, "crash count")
+        self.power.add_cleanup(applog.close, "log")
+        self.led.set_state(status_led.IDLE)
+        while True:
+            self._step()
+
+    def _start_wifi(self):
+        self.led.set_state(status_led.CONNECTING)
+        self.wifi.start()
+        end = time.ticks_add(time.ticks_ms(), self.app.cfg["wifi"]["connect_timeout_s"] * 1000)
+        while self.wifi.ip is None and time.ticks_diff(end, time.ticks_ms()) > 0:
+            self.wifi.poll()
+            self._tick()
+            time.sleep_ms(20)
+        self.led.set_error(status_led.ERR_WIFI, self.wifi.ip is None)
+
+    def _start_server(self):
+        from rtspd import RtspServer
+        cfg = self.app.cfg
+        r = cfg["rtsp"]
+        password, source = appconfig.ensure_password(cfg, self.app.store.root, self.app.store.flash,
+                                                     self.log)
+        self.server = RtspServer(port=r["port"], path=r["path"], max_clients=r["max_clients"],
+                                 auth=r["auth"], user=r["user"], password=password,
+                                 session_timeout=r["session_timeout_s"], width=self.cam.width,
+                                 height=self.cam.height, fps=self.cam.fps or 30, log=self.log)
+        self.server.on_event = self._on_event
+        self._password = password
+        if self.wifi.ip:
+            self._bind(self.wifi.ip)
+
+    def _bind(self, ip):
+        try:
+            self.server.start(ip)
+        except OSError as e:
+            self.log.error("rtsp: cannot listen on %s:%d (%s)", ip, self.server.port, e)
+            return
+        self._announce(ip)
+
+    def _announce(self, ip):
+        # The console (USB serial, OpenMV IDE) is where a user looks first; the log file never
+        # gets the password.
+        r = self.app.cfg["rtsp"]
+        url = "rtsp://%s:%d%s" % (ip, r["port"], self.server.path)
+        if r["auth"] == "none":
+            print("Stream URL: %s  (no authentication)" % url)
+        else:
+            print("Stream URL: %s  user: %s  password: %s" % (url, r["user"], self._password))
+        self.log.info("streaming at %s", url)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _step(self):
+        srv = self.server
+        srv.poll(5 if srv.playing else 20)
+        if srv.wants_frame() or self.stills.due():
+            self._frame()
+        ev = self.wifi.poll()
+        if ev is not None:
+            self._wifi_event(ev)
+        self.time.poll(busy=srv.playing > 0, online=self.wifi.ip is not None)
+        if self.power.due():
+            self._sleep()
+        self._tick()
+
+    def _frame(self):
+        img = self.cam.snapshot()
+        if img is None:
+            return
+        t = time.ticks_ms()
+        if self.overlay is not None:
+            self.overlay.draw(img)
+        buf, n = self.cam.encode(img)
+        if self.server.playing:
+            try:
+                self.server.send_frame(buf, n, t)
+            except ValueError as e:
+                if not self._bad_frame_logged:
+                    self._bad_frame_logged = True
+                    self.log.error("rtsp: frame cannot be streamed: %s", e)
+        self.stills.offer(buf, n)
+        self._frames += 1
+
+    def _tick(self):
+        now = time.ticks_ms()
+        self.led.tick(now)
+        self.app.wdt.feed()
+        self.app.guard.stable(now)
+        applog.tick(now)
+        self._check_card()
+        if time.ticks_diff(now, self._health_t) >= HEALTH_MS:
+            self._health(now)
+
+    def _check_card(self):
+        if self.app.store.on_card:
+            if self._sd is None:
+                self._sd = machine.SDCard(1)
+            self.app.store.poll(self._sd)
+
+    def _health(self, now):
+        secs = time.ticks_diff(now, self._health_t) / 1000
+        self._health_t = now
+        gc.collect()
+        st = self.server.stats() if self.server else {}
+        self.log.info("health: %.1f fps, free heap %d, viewers %d, sent %d, skipped %d",
+                      self._frames / secs, gc.mem_free(), st.get("playing", 0),
+                      st.get("sent", 0), st.get("skipped", 0))
+        self._frames = 0
+
+    # -- events ------------------------------------------------------------------------------
+    def _on_event(self, name, arg):
+        if name == "first_play":
+            self.log.info("first viewer started playing")
+            self.wifi.set_streaming(True)
+            self.led.set_state(status_led.STREAMING)
+        elif name == "last_gone":
+            self.log.info("last viewer gone")
+            self.wifi.set_streaming(False)
+            self.led.set_state(status_led.IDLE)
+        elif name == "set_parameter" and arg and arg[0] == "snapshot":
+            self.stills.request()
+        if name in ("first_play", "last_gone"):
+            self.power.viewers(self.server.playing)
+
+    def _wifi_event(self, ev):
+        import wifi
+        if ev == wifi.UP:
+            self.led.set_error(status_led.ERR_WIFI, False)
+            self._bind(self.wifi.ip)
+        elif ev == wifi.DOWN:
+            self.led.set_error(status_led.ERR_WIFI, True)
+            self.server.stop()
+
+    # -- deep sleep ----------------------------------------------------------------------------
+    def _sleep(self):
+        self.led.set_state(status_led.SLEEPING)
+        self.led.tick(time.ticks_ms())
+        self.log.info("nobody watching: going to deep sleep for %d s", self.power.sleep_s)
+        self.power.sleep()                        # runs the cleanups; does not return
+
+    def _shutdown(self):
+        if self.server:
+            self.server.stop()
+        self.cam.close()
+
+
+def main():
+    led = status_led.StatusLed()
+    led.set_state(status_led.BOOTING)
+    try:
+        app = App(led)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        # Nothing to log to yet: say it on the console and keep the LED meaningful
+        sys.print_exception(e)
+        led.set_error(status_led.ERR_CONFIG, True)
+        while True:
+            led.tick(time.ticks_ms())
+            time.sleep_ms(50)
+    app.run()
