@@ -15,7 +15,7 @@ from tools import deploy
 from tools.appfiles import ROOT
 from tools.sim import storage
 
-from .serialkit import serial_board
+from .serialkit import FOREVER_MAIN, serial_board
 from .simkit import make_app
 
 # The camera's first app: it leaves user data on its drive (a still, a log), then runs on.
@@ -218,15 +218,26 @@ def test_merge_keeps_secrets_and_reports_without_them():
 
 
 @pytest.mark.skipif(not (ROOT / "main.py").exists(), reason="the app has no main.py yet")
-def test_the_real_app_deploys_as_mpy_and_boots(tmp_path):
-    with serial_board(make_app(tmp_path / "f", main=FACTORY_MAIN), tmp_path / "run") as b:
-        b.wait_console("factory app running")
-        mark = len(b.events)
-        r = run_deploy(b.serial.path, ROOT, "--mpy")
+def test_the_real_app_deploys_as_mpy_boots_and_streams(tmp_path):
+    from tools import probe
+    from .rtsp_support import free_port
+    port = free_port()
+    env = {"T_WIFI_PW": "wifi-Secret-8841", "T_RTSP_PW": "rtsp-Secret-2203"}
+    factory = make_app(tmp_path / "f", main=FOREVER_MAIN)
+    with serial_board(factory, tmp_path / "run", rtsp_port=port, rtc="host") as b:
+        b.wait_console("app running")
+        mark = len(b.console)
+        r = run_deploy(b.serial.path, ROOT, "--mpy", "--wifi-ssid", "emulator",
+                       "--wifi-password-env", "T_WIFI_PW", "--rtsp-password-env", "T_RTSP_PW",
+                       env=env)
         assert r.returncode == 0, r.stdout + r.stderr
-        b.wait_for(lambda k, t: k == "boot", start=mark, timeout=20)
         for image in (b.sd_image, b.flash_image):
             check_app_on(image, ROOT, mpy=True)
+        b.wait_console("streaming at rtsp://", start=mark, timeout=20)
+        s = probe.probe("rtsp://127.0.0.1:%d/stream" % port, frames=5, timeout=10,
+                        user="admin", password=env["T_RTSP_PW"])
+    assert s.frames == 5 and s.frames_lost == 0 and s.width > 0
+    assert not any(v in r.stdout + r.stderr for v in env.values())
 
 
 # A small streaming app: the emulated sensor's JPEGs through lib/rtspd, one per wanted frame.
