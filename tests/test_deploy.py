@@ -286,3 +286,37 @@ def test_deployed_app_streams_what_the_camera_captured(tmp_path, app_factory):
     assert (s.width, s.height) == (640, 480) and s.jpeg_types == [0] and s.q_values == [255]
     assert s.jpeg_bytes == sum(len(jpeg_scan(rec.data)) for rec in sent[:10])
     assert abs(s.clock_offset_s) < 2.0
+
+
+def test_finding_the_camera_on_usb(monkeypatch):
+    from serial.tools import list_ports
+    from serial.tools.list_ports_common import ListPortInfo
+
+    def port(dev, vid, pid, desc="USB serial"):
+        p = ListPortInfo(dev)
+        p.vid, p.pid, p.description = vid, pid, desc
+        return p
+
+    other = port("/dev/ttyUSB0", 0x10C4, 0xEA60)                    # a CP210x adapter
+    cam = port("/dev/ttyACM0", 0x37C5, 0x1206, "OpenMV Cam USB COM Port")
+    old = port("/dev/ttyACM1", 0x1209, 0xABD1)
+    monkeypatch.setattr(list_ports, "comports", lambda: [other, cam])
+    assert deploy.find_camera() == "/dev/ttyACM0"
+    monkeypatch.setattr(list_ports, "comports", lambda: [other, cam, old])
+    with pytest.raises(deploy.DeployError, match="several OpenMV cameras.*--port"):
+        deploy.find_camera()
+    monkeypatch.setattr(list_ports, "comports", lambda: [other])
+    with pytest.raises(deploy.DeployError, match="no OpenMV camera found on USB"):
+        deploy.find_camera()
+
+
+def test_a_failing_card_still_gets_the_flash_copy_and_a_clear_error(tmp_path):
+    app = new_app(tmp_path / "app", 1)
+    factory = make_app(tmp_path / "f", main=FOREVER_MAIN)
+    with serial_board(factory, tmp_path / "run", sd_fault="read_only") as b:
+        b.wait_console("app running")
+        r = run_deploy(b.serial.path, app)
+        check_app_on(b.flash_image, app, mpy=False)
+    assert r.returncode == 1
+    assert "/sdcard" in r.stderr and "write-protect" in r.stderr
+    assert "/flash: 6 files verified" in r.stdout

@@ -329,8 +329,8 @@ class Camera:
         try:
             return self.t.exec(code).decode("utf-8", "replace")
         except TransportError as e:
-            raise DeployError("the camera failed: %s" % str(e).strip().splitlines()[-1]) \
-                from None
+            last = (str(e).strip().splitlines() or ["no answer"])[-1]
+            raise DeployError("the camera failed: %s%s" % (last, _hint(last))) from None
 
     def eval(self, expr):
         out = self.exec("print(json.dumps(%s))" % expr)
@@ -482,6 +482,19 @@ def install_missing(port, info, plan_drives, needs, index, say):
                                   % (pkg, (r.stdout + r.stderr).strip()))
 
 
+ERRNO_HINTS = {5: "an I/O error: the card is locked (write-protect switch) or failing",
+               28: "the drive is full: make room (old stills, logs) or use a bigger card",
+               30: "the drive is read-only", 13: "permission denied"}
+
+
+def _hint(text):
+    for code, hint in ERRNO_HINTS.items():
+        if text.startswith("OSError") and ("[Errno %d]" % code in text or
+                                           text.endswith(": %d" % code)):
+            return " (%s)" % hint
+    return ""
+
+
 def _size(n):
     return "%d B" % n if n < 1024 else "%.1f kB" % (n / 1024)
 
@@ -580,9 +593,17 @@ def deploy(args, say=print, needs=NEEDS):
             cam.close()
             install_missing(port, info, plans, needs, args.index, say)
             cam = Camera(port, args.timeout)
-        for p in plans:
-            apply_drive(cam, p, files, say)
-            say("%s: %d files verified by SHA-256" % (p.drive, len(files)))
+        failed = []
+        for p in plans:       # a failing card must not stop the flash copy: it is the fallback
+            try:
+                apply_drive(cam, p, files, say)
+                say("%s: %d files verified by SHA-256" % (p.drive, len(files)))
+            except DeployError as e:
+                failed.append("%s: %s" % (p.drive, e))
+                say("%s: FAILED: %s" % (p.drive, e))
+        if failed:
+            raise DeployError("not deployed to " + "; ".join(failed) + ". The camera was left "
+                              "at the REPL; run deploy again once the cause is fixed")
         say("done")
         restart(cam, args, say)
         return 0
