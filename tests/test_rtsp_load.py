@@ -116,6 +116,43 @@ def test_four_viewers_and_a_stalled_one_does_not_slow_the_others(frames):
         srv.stop()
 
 
+def test_viewers_far_behind_are_cut_and_their_tcp_stream_stays_well_framed(frames):
+    # two stalled viewers hold both frame slots; the third must not wait for them: the one
+    # furthest behind is cut mid-frame (its partly sent packet is completed first), and takes
+    # no new frame until its socket drains
+    srv = rs.start_server(frames[0], auth="none", max_clients=4, lag_ms=300, stall_ms=8000)
+    fast = Viewer(srv, "tcp")
+    slow = [Viewer(srv, "tcp") for _ in range(2)]
+    viewers = [fast] + slow
+    try:
+        for v in viewers:
+            v.setup()
+            v.start()
+        time.sleep(1.0)
+        slow[0].stop_reading.set()          # stuck on one frame (once the buffers are full)...
+        time.sleep(1.5)
+        slow[1].stop_reading.set()          # ...and the other on a later one
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        time.sleep(1.5)
+        t1 = time.monotonic()
+        assert fast.frames_between(t0, t1) >= 0.5 * 30 * (t1 - t0), fast.times[-10:]   # >= 15 fps
+        stats = dict(kv.split("=") for kv in rs.server_param(srv, "rtspd.stats").split())
+        assert int(stats["cut"]) >= 1
+        resumed = time.monotonic()
+        for v in slow:
+            v.stop_reading.clear()
+        time.sleep(1.5)
+        for v in slow:      # a broken '$' framing would make the client choke here
+            assert v.error is None, v.error
+            assert v.frames_between(resumed, time.monotonic()) >= 3
+        assert fast.error is None
+    finally:
+        for v in viewers:
+            v.close()
+        srv.stop()
+
+
 # -- hostile input ---------------------------------------------------------------------------
 def exchange(port, data, timeout=3.0):
     """Send data, half-close, and return everything the server sent until it closed."""

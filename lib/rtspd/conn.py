@@ -5,6 +5,7 @@ import time
 from rtspd.request import BadRequest, parse_head, content_length, MAX_LINE
 from rtspd.stream import STRIDE
 from rtspd import fast
+from rtspd.session import PLAYING
 
 RX_CAP = 4096           # request head + body, or one interleaved packet
 OUT_CAP = 4096          # queued responses and RTCP reports
@@ -32,7 +33,8 @@ class Conn:
         self.nonce_t = 0
         self.authed = False
         self.fails = 0
-        self.closing = False    # close once the queued output is out
+        self.closing = False    # close once the queued output is out...
+        self.linger_t = -1      # ...and the peer had a moment to read it (ticks, -1: not yet)
         self.req_t = 0          # ticks of the last complete request
         self.prog_t = 0         # ticks of the last write progress (or of having nothing to send)
         self.mask = 0           # poll flags registered
@@ -62,11 +64,13 @@ class Conn:
 
     def has_output(self):
         s = self.session
-        return self.out_len or self.pend_len or (s is not None and s.tcp and s.cur >= 0)
+        return self.out_len or self.pend_len or (s is not None and s.tcp and
+                                                 (s.cur >= 0 or s.wait_out))
 
-    def send(self, stream):
+    def send(self, stream, writable=False):
         """Write what the socket takes: the rest of a cut packet, then responses (only at a
-        packet boundary), then frame data. OSError for a broken connection."""
+        packet boundary), then frame data. OSError for a broken connection. `writable`: the
+        poller said the socket has room (a viewer cut for lagging may then take frames again)."""
         sock = self.sock
         while True:
             if self.pend_len:
@@ -76,6 +80,7 @@ class Conn:
                 self.pend_off += n
                 self.pend_len -= n
                 self.prog_t = time.ticks_ms()
+                writable = True
                 continue
             s = self.session
             busy = s is not None and s.tcp and s.cur >= 0
@@ -88,6 +93,11 @@ class Conn:
                 self.prog_t = time.ticks_ms()
                 continue
             if not busy:
+                if s is not None and s.wait_out and writable:
+                    s.wait_out = False
+                    if s.state == PLAYING:
+                        stream.catch_up(s)
+                        continue
                 self.prog_t = time.ticks_ms()
                 return
             lim = s.end
@@ -114,6 +124,8 @@ class Conn:
         if n == 0:
             return False
         self.rxn += n
+        if self.closing:
+            self.rxn = 0        # discard: closing with unread input would send a reset
         return True
 
     def consume(self, k):

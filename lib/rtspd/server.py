@@ -154,7 +154,7 @@ class RtspServer:
         st = self._stream
         idle = False
         for s in self._sessions:
-            if s.state == PLAYING and s.cur < 0:
+            if s.state == PLAYING and s.cur < 0 and not s.wait_out:
                 idle = True
                 break
         nw = st.newest
@@ -191,7 +191,7 @@ class RtspServer:
         st.publish(idx, buf, info, self._p, tq, ticks_ms)
         self._n["frames"] += 1
         for s in self._sessions:
-            if s.state == PLAYING and s.cur < 0:
+            if s.state == PLAYING and s.cur < 0 and not s.wait_out:
                 st.start(s)
                 self._wake(s)
         return True
@@ -269,7 +269,7 @@ class RtspServer:
                     return
                 c.process(self)
             if c.sock is not None and (fl & _POLLOUT or c.out_len):
-                c.send(self._stream)
+                c.send(self._stream, fl & _POLLOUT)
                 if c.rxn and c.sock is not None:    # requests held back while output was full
                     c.process(self)
                     if c.sock is not None:
@@ -282,10 +282,9 @@ class RtspServer:
                 self._close(c, "socket error %s" % e.errno)
                 return
         if c.sock is not None:
-            if c.closing and not c.out_len and not c.pend_len:
-                self._close(c, "closed after error")
-            else:
-                self._update(c)
+            if c.closing and not c.out_len and not c.pend_len and c.linger_t == -1:
+                c.linger_t = time.ticks_ms()
+            self._update(c)
 
     def _udp_event(self, s, sk):
         try:
@@ -299,7 +298,7 @@ class RtspServer:
 
     def _update(self, c):
         want = 0
-        if not c.closing and c.rxn < len(c.rx):
+        if c.rxn < len(c.rx):
             want = _POLLIN
         if c.has_output():
             want |= _POLLOUT
@@ -331,10 +330,8 @@ class RtspServer:
             sock, addr = self._lsock.accept()
         except OSError:
             return
-        for c in self._conns:
-            if c.sock is None:
-                break
-        else:
+        c = self._free_conn()
+        if c is None:
             self._n["busy"] += 1
             try:
                 sock.setblocking(False)
@@ -349,6 +346,20 @@ class RtspServer:
         self._poller.register(sock, _POLLIN)
         self._by_sock[sock] = c
         self._n["conns"] += 1
+
+    def _free_conn(self):
+        """A free connection slot; when all are taken, the one without a session that has
+        been quiet longest is closed for the newcomer (idle connections cannot lock us out)."""
+        oldest = None
+        for c in self._conns:
+            if c.sock is None:
+                return c
+            if c.session is None and (oldest is None or
+                                      time.ticks_diff(c.req_t, oldest.req_t) < 0):
+                oldest = c
+        if oldest is not None:
+            self._close(oldest, "making room for a new connection")
+        return oldest
 
     def _close(self, c, why):
         if c.session is not None:
@@ -493,6 +504,7 @@ class RtspServer:
             if s.cur == old:
                 st.release(s, s.conn if s.tcp else None, self._p)
                 st.cuts += 1
+                s.wait_out = s.tcp      # no new frame before its socket takes data again
                 if s.tcp and s.conn is not None and s.conn.sock is not None:
                     self._update(s.conn)
         return old if st.slots[old].readers == 0 else -1
@@ -536,8 +548,11 @@ class RtspServer:
                     self._n["drops"] += 1
                     self._close(c, "not reading for %d ms" % self.stall_ms)
                     continue
-            if c.closing and not c.out_len and not c.pend_len:
-                self._close(c, "closed after error")
+            if c.closing:
+                # answered (400/413/...): close after a short linger, so that the answer is
+                # read before the close (closing with unread input resets the connection)
+                if c.linger_t != -1 and time.ticks_diff(now, c.linger_t) > 300:
+                    self._close(c, "closed after error")
             elif c.session is None and time.ticks_diff(now, c.req_t) > self.idle_ms:
                 self._close(c, "idle")
         for s in self._sessions:

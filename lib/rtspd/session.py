@@ -37,6 +37,7 @@ class Session:
         self.pos = 0            # TCP: byte offset in the slot; UDP: packet index
         self.end = 0
         self.gen = -1           # last frame number started
+        self.wait_out = False   # TCP: cut for lagging; no new frame until the socket drains
         self.frames = 0
         self.skipped = 0
         self.pkts = 0

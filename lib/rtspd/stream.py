@@ -116,6 +116,10 @@ class Stream:
         s.frames += 1
         s.pkts = (s.pkts + sl.npk) & 0xFFFFFFFF
         s.octets = (s.octets + sl.payload) & 0xFFFFFFFF
+        self.catch_up(s)
+
+    def catch_up(self, s):
+        """Start viewer s on the newest frame if it has not had it yet."""
         if self.newest >= 0 and self.slots[self.newest].gen != s.gen:
             self.start(s)
 
