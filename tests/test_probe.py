@@ -213,3 +213,13 @@ def test_connect_timeout_is_reported(tmp_path):
         srv.close()
     assert r.returncode == 1
     assert "no answer from 127.0.0.1:%d within 1 s" % port in r.stderr
+
+
+def test_keepalive_holds_a_session_longer_than_its_timeout(tmp_path):
+    make_frames(tmp_path / "frames", n=2)
+    # the session expires 1.5 s after the last request: only keepalives keep it playing
+    with Server(tmp_path / "frames", "--fps", 10, "--timeout", 2, "--expire-ms", 1500) as srv:
+        r = run_probe(srv.url(), "--json", "--transport", "udp", "--duration", "3.5")
+    s = json.loads(r.stdout)
+    assert r.returncode == 0 and s["ended_by_camera"] is False
+    assert s["duration_s"] > 3.0 and s["frames"] >= 28

@@ -28,6 +28,7 @@ NTP_EPOCH = 2208988800          # seconds from 1900 (NTP) to 1970 (Unix)
 MAX_HEADER = 64 * 1024          # bounds on what a server may send us
 MAX_BODY = 1024 * 1024
 USER_AGENT = "omv-ipcam-probe/1"
+KEEPALIVE_S = 20.0
 
 
 class ProbeError(Exception):
@@ -540,8 +541,9 @@ def probe(url, transport="tcp", duration=5.0, frames=0, timeout=5.0, user=None, 
             want = "RTP/AVP/TCP;unicast;interleaved=0-1"
         setup = _check(conn.request("SETUP", track, {"Transport": want}), "SETUP")
         got = setup.headers.get("transport", "")
-        conn.session = (setup.headers.get("session") or "").split(";")[0].strip() or None
-        rx = stream(conn, base, udp, got, duration, frames, timeout)
+        session = setup.headers.get("session") or ""
+        conn.session = session.split(";")[0].strip() or None
+        rx = stream(conn, base, udp, got, duration, frames, timeout, _keepalive(session))
         s = rx.s
         s.transport = "TCP interleaved" if transport == "tcp" else "UDP unicast"
         s.server_transport = got
@@ -558,7 +560,16 @@ def probe(url, transport="tcp", duration=5.0, frames=0, timeout=5.0, user=None, 
         conn.close()
 
 
-def stream(conn, url, udp, server_transport, duration, frames, timeout):
+def _keepalive(session):
+    """Seconds between keepalives: half the session timeout the server announced."""
+    for part in session.split(";")[1:]:
+        k, _, v = part.strip().partition("=")
+        if k.lower() == "timeout" and v.strip().isdigit():
+            return max(1.0, min(KEEPALIVE_S, int(v) / 2))
+    return KEEPALIVE_S
+
+
+def stream(conn, url, udp, server_transport, duration, frames, timeout, keepalive=KEEPALIVE_S):
     channels = (0, 1)
     for part in server_transport.split(";"):
         if part.startswith("interleaved="):
@@ -577,7 +588,15 @@ def stream(conn, url, udp, server_transport, duration, frames, timeout):
     _check(conn.request("PLAY", url, {"Range": "npt=0.000-"}), "PLAY")
     end = time.monotonic() + duration
     first_deadline = t_play + timeout
+    alive_at = t_play + keepalive
     while time.monotonic() < end and not (frames and rx.s.frames >= frames):
+        now = time.monotonic()
+        if now > alive_at:                       # or the server ends the session
+            conn._send("GET_PARAMETER", url, None)
+            alive_at += keepalive
+        if rx.last_pkt and now - rx.last_pkt > timeout:
+            rx.s.ended_by_camera = True          # the stream stopped (stalled or expired)
+            break
         if rx.s.frames == 0 and time.monotonic() > first_deadline:
             raise ProbeError("PLAY was accepted but no complete video frame arrived within "
                              "%.0f s%s" % (timeout, " (UDP: a firewall on this PC may drop "
@@ -658,7 +677,8 @@ def report(url, s):
                      % (s.clock_offset_s, "ahead of" if s.clock_offset_s >= 0 else "behind",
                         s.sender_reports, CLOCK_HINT if abs(s.clock_offset_s) > 3600 else ""))
     if s.ended_by_camera:
-        lines.append("  note: the camera ended the stream before the probe did")
+        lines.append("  note: the stream stopped before the probe did (the camera closed it, "
+                     "or sent nothing for --timeout seconds)")
     return "\n".join(lines)
 
 
