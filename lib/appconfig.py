@@ -66,9 +66,9 @@ SPEC = (
     )),
     ("power", (
         ("deep_sleep", "bool", False, None, None),
-        ("grace_period_s", "int", 120, 10, 3600),
+        ("grace_period_s", "int", 120, 2, 3600),
         ("sleep_duration_s", "int", 600, 0, 86400),
-        ("awake_window_s", "int", 180, 30, 3600),
+        ("awake_window_s", "int", 180, 5, 3600),
         ("wake_on_p11", "bool", True, None, None),
     )),
     ("led", (

@@ -47,6 +47,7 @@ class Options:
     fps: float = 30.0
     source: str = "synthetic"
     rtc: str = "lost"              # "lost" (reads 2013 like after a power loss) or "host"
+    run_boot_py: bool = True       # False: main.py starts without boot.py, as from OpenMV IDE
     echo: bool = True
     serial: bool = False           # offer the USB serial REPL on a pty (tools/sim/serial.py)
     extra_env: dict = field(default_factory=dict)
@@ -204,6 +205,7 @@ class Board:
             "device_dir": str(mpy.DEVICE),
             "reset_cause": self._cause,
             "run_main": self._run_main,
+            "run_boot": self.opt.run_boot_py,
         }).encode()
 
     def _rtc_set(self, payload):

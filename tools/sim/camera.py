@@ -115,11 +115,15 @@ class CameraModel:
             "img_encode": self._img_encode,
         }
 
-    def inject_capture_errors(self, n, message=CAPTURE_TIMEOUT, delay=None):
-        """The next n captures raise RuntimeError(message) after `delay` seconds."""
+    def inject_capture_errors(self, n, message=CAPTURE_TIMEOUT, delay=None, error="runtime"):
+        """The next n captures raise RuntimeError(message) after `delay` seconds.
+        error="value" or "type" makes them raise ValueError/TypeError instead: a firmware
+        misbehaving in a way the app does not expect (for the crash-safety tests); a huge
+        delay makes the capture hang (for the watchdog tests)."""
         with self._lock:
             for _ in range(n):
-                self._errors.append((message, self.capture_timeout if delay is None else delay))
+                self._errors.append((message, self.capture_timeout if delay is None else delay,
+                                     error))
         self.emit("camera", "%d capture error(s) injected: %s" % (n, message))
 
     def set_fps(self, fps):
@@ -169,15 +173,17 @@ class CameraModel:
         return self.last_frame_id, time.time() - (time.monotonic() - done), done - self._epoch
 
     def _fail_if_needed(self):
+        error = "runtime"
         if self._shutdown:
             msg, delay = CAPTURE_TIMEOUT, self.capture_timeout
         elif self._errors:
-            msg, delay = self._errors.popleft()
+            msg, delay, error = self._errors.popleft()
         else:
             return
         self.emit("camera", "capture error: " + msg)
         time.sleep(delay)
-        raise BusError.runtime(msg)
+        raise {"runtime": BusError.runtime, "value": BusError.value,
+               "type": lambda m: BusError(-3, m)}[error](msg)
 
     # ------------------------------------------------------------ bus handlers
 

@@ -92,7 +92,7 @@ def main():
     import _repl
     try:
         _repl.begin()       # from here Ctrl-C on the serial port interrupts the scripts
-        ok = _run("boot.py")
+        ok = _run("boot.py") if info.get("run_boot", True) else True
         if not ok and FW >= (5, 0, 0):
             print("boot.py failed: main.py not run")
         elif info["run_main"]:
