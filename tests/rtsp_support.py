@@ -4,8 +4,15 @@ The server under test is started by a *launcher*: a callable
     launcher(frames_dir, port, **opts) -> ServerHandle
 The default runs tools/rtsp_serve.py in the real MicroPython interpreter. Another launcher
 (for example the full emulator, tools/sim) can be chosen with the environment variable
-RTSP_TEST_LAUNCHER=module:function; it must accept the same options (see OPTION_FLAGS) and
-return an object with the ServerHandle interface (port, url(), lines, wait_for(), stop()).
+RTSP_TEST_LAUNCHER=module:function. It must:
+- accept the same options (see OPTION_FLAGS) and serve the JPEGs of frames_dir in name order
+  at `fps`, with the password PASSWORD (or `password=`) for user "admin";
+- return an object with the ServerHandle interface: port, path, user, password, url(),
+  lines/output()/wait_for() over the driver's stdout, alive(), stop();
+- print "READY ...", "EVENT <name> <arg>" for every on_event call and "REFUSED <file> <error>"
+  when send_frame raises ValueError;
+- answer GET_PARAMETER for rtspd.mem / rtspd.sessions / rtspd.conns / rtspd.sockets /
+  rtspd.stats (RtspServer.get_param), as rtsp_serve.py --debug does.
 """
 import hashlib
 import io

@@ -94,3 +94,41 @@ def test_ffmpeg_with_a_wrong_password_gets_401(srv422, tmp_path):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         assert p.returncode != 0
         assert "401" in p.stderr, p.stderr
+
+
+@pytest.mark.skipif(shutil.which("gst-launch-1.0") is None, reason="GStreamer missing")
+def test_four_real_clients_at_once(srv420, frames420):
+    # PyAV over TCP and UDP in threads, GStreamer over TCP and ffmpeg over UDP as processes
+    import threading
+    results = {}
+
+    def pyav(transport):
+        try:
+            results["pyav-" + transport] = rs.pyav_frames(srv420.url(), transport, 30)
+        except Exception as e:          # reported below
+            results["pyav-" + transport] = e
+
+    gst = subprocess.Popen(["gst-launch-1.0", "-q", "rtspsrc", "location=" + srv420.url(),
+                            "protocols=tcp", "latency=0", "!", "rtpjpegdepay", "!", "jpegdec", "!",
+                            "fakesink", "num-buffers=30"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    ff = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "udp",
+                           "-timeout", "5000000", "-i", srv420.url(), "-frames:v", "30", "-f", "null",
+                           "-"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    threads = [threading.Thread(target=pyav, args=(t,)) for t in ("tcp", "udp")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert gst.wait(30) == 0, gst.stdout.read()
+        assert ff.wait(30) == 0, ff.stdout.read()
+    finally:
+        for p in (gst, ff):
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+    for name in ("pyav-tcp", "pyav-udp"):
+        frames = results.get(name)
+        assert isinstance(frames, list) and len(frames) >= 30, (name, frames)
+        rs.check_frames_match(frames[:30], frames420[1])
