@@ -7,8 +7,21 @@ import os
 import time
 
 
+try:
+    _md5 = hashlib.md5
+except AttributeError:          # a firmware built without it (it comes with TLS)
+    from rtspd._md5 import md5 as _py_md5
+
+    class _md5:
+        def __init__(self, data):
+            self._d = _py_md5(data)
+
+        def digest(self):
+            return self._d
+
+
 def _md5hex(s):
-    return binascii.hexlify(hashlib.md5(s.encode()).digest()).decode()
+    return binascii.hexlify(_md5(s.encode()).digest()).decode()
 
 
 def _same(a, b):

@@ -166,3 +166,10 @@ def test_wall_clock_follows_the_rtc():
         assert w.ntp()[0] == 1700000100 + 2208988800
     finally:
         time.time = orig
+
+
+def test_python_md5_fallback_matches_hashlib():
+    import hashlib
+    from rtspd._md5 import md5
+    for data in (b"", b"abc", b"a" * 55, b"a" * 56, b"a" * 64, b"Mufasa:testrealm@host.com:x" * 9):
+        assert md5(data) == hashlib.md5(data).digest(), data
