@@ -132,3 +132,19 @@ def test_cli_serial_flag_prints_the_port(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_ctrl_c_typed_before_power_on_stops_the_app_when_it_starts(tmp_path):
+    from tools.sim.board import Board, Options
+    app = make_app(tmp_path / "app", main=FOREVER_MAIN, boot=BOOT)
+    b = Board(Options(app_dir=app, workdir=tmp_path / "run", serial=True, echo=False))
+    try:
+        with serial.Serial(b.serial.path) as s:
+            s.write(b"\r\x03")              # mpremote's interrupt, before the firmware runs
+            time.sleep(0.2)
+            b.start()
+            b.wait_for(lambda k, t: k == "repl", timeout=10)
+    finally:
+        b.stop()
+    assert any("KeyboardInterrupt" in line for line in b.console)
+    assert not any("app running" in line for line in b.console)

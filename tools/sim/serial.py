@@ -22,6 +22,7 @@ import time
 import tty
 
 WRITE_WAIT = 1.0        # s a full pty may stall console output before nobody is assumed to read
+PENDING_S = 10.0        # s a Ctrl-C typed before the firmware runs is kept for it
 
 
 class SerialPort:
@@ -37,7 +38,7 @@ class SerialPort:
         self._proc = None
         self._state = "boot"       # boot | run | sent | idle | nointr
         self._sent_at = 0.0
-        self._pending = False      # Ctrl-C seen while booting
+        self._pending = 0.0        # when a Ctrl-C came while booting (0: none)
         self._mode = "friendly"    # REPL mode, kept across soft resets
         self._inq = bytearray()    # typed bytes not yet given to the process
         self._last = b""           # last byte written (for \n -> \r\n)
@@ -59,7 +60,10 @@ class SerialPort:
         with self._lock:
             self._proc = proc
             self._state = "boot"
-            self._pending = False
+            # A Ctrl-C typed while the board was (re)starting still counts: mpremote sends
+            # one and then waits up to 10 s for the prompt.
+            if time.monotonic() - self._pending > PENDING_S:
+                self._pending = 0.0
             if not soft_reset:
                 self._mode = "friendly"
             self._lock.notify_all()
@@ -70,6 +74,7 @@ class SerialPort:
         with self._lock:
             if self._proc is proc:
                 self._proc = None
+                self._state = "boot"       # until the next firmware runs: Ctrl-C is kept
 
     def write(self, data):
         """Console output of the firmware, to the pty. The friendly REPL prints \\r\\n line
@@ -96,7 +101,7 @@ class SerialPort:
         with self._lock:
             if payload == b"run":
                 if self._pending:
-                    self._pending = False
+                    self._pending = 0.0
                     self._state, self._sent_at = "sent", time.monotonic()
                     return b"I"
                 self._state = "run"
@@ -139,7 +144,7 @@ class SerialPort:
                 os.kill(self._proc.pid, signal.SIGINT)
             return False
         if self._state == "boot":
-            self._pending = True
+            self._pending = now
             return False
         return self._state != "sent"
 
