@@ -79,10 +79,11 @@ SPEC = (
         ("max_kb", "int", 256, 8, 4096),
         ("files", "int", 3, 1, 9),
         ("console", "bool", True, None, None),
+        ("health_s", "int", 60, 5, 86400),
     )),
     ("watchdog", (
         ("enabled", "bool", True, None, None),
-        ("timeout_s", "int", 30, 2, 128),
+        ("timeout_s", "int", 30, 5, 128),
     )),
     ("recovery", (
         ("safe_mode_after", "int", 3, 2, 20),

@@ -19,8 +19,6 @@ import sdcheck
 import status_led
 import storage
 
-HEALTH_MS = 60000          # how often fps and free heap are logged
-
 
 class App:
     def __init__(self, led):
@@ -89,13 +87,18 @@ class Camera:
         self._sd = None
         self._frames = 0
         self._health_t = time.ticks_ms()
+        self._health_ms = cfg["logging"]["health_s"] * 1000
         self._bad_frame_logged = False
 
     # -- start-up ----------------------------------------------------------------------------
     def run(self):
+        # each start-up step may block for a second or two (NTP answer, sensor warm-up):
+        # feed the watchdog between them
         self._start_wifi()
-        self.time.boot()
+        self.time.boot(self._tick)
+        self._tick()
         self.cam.start()
+        self._tick()
         self._start_server()
         if self.power.woke:
             self.stills.wake()
@@ -190,7 +193,7 @@ class Camera:
         self.app.guard.stable(now)
         applog.tick(now)
         self._check_card()
-        if time.ticks_diff(now, self._health_t) >= HEALTH_MS:
+        if time.ticks_diff(now, self._health_t) >= self._health_ms:
             self._health(now)
 
     def _check_card(self):

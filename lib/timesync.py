@@ -251,8 +251,10 @@ class TimeSync:
 
     # ---------------------------------------------------------------- public
 
-    def boot(self):
+    def boot(self, tick=None):
         """Sync at start-up: servers in turn until one sync, two rounds or boot_budget_ms.
+        tick(): called between attempts (the caller feeds its watchdog and LED there: each
+        attempt may block for timeout_ms).
 
         Returns synced. Skips the network when the RTC was trusted after a wake."""
         if self.synced:
@@ -260,6 +262,8 @@ class TimeSync:
             return True
         start = self._ticks()
         for _ in range(2 * len(self.servers)):
+            if tick:
+                tick()
             if self._attempt(self._timeout, True):
                 break
             if time.ticks_diff(self._ticks(), start) >= self._budget:

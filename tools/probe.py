@@ -248,11 +248,11 @@ class Connection:
         return Response(int(first[1]), first[2] if len(first) > 2 else "", h, body)
 
     # -- requests -----------------------------------------------------------------------
-    def request(self, method, url, headers=None, deadline=None):
+    def request(self, method, url, headers=None, deadline=None, body=b""):
         """Send a request and return its response (answering one 401 with credentials)."""
         deadline = deadline or time.monotonic() + self.timeout
         for attempt in range(2):
-            self._send(method, url, headers)
+            self._send(method, url, headers, body)
             r = self._response(deadline)
             if r.status != 401:
                 return r
@@ -264,7 +264,7 @@ class Connection:
             self.auth = Auth(self.t, _challenges(r.headers))
         raise ProbeError("wrong user name or password (401 Unauthorized from the camera)")
 
-    def _send(self, method, url, headers):
+    def _send(self, method, url, headers, body=b""):
         self.cseq += 1
         lines = ["%s %s RTSP/1.0" % (method, url), "CSeq: %d" % self.cseq,
                  "User-Agent: " + USER_AGENT]
@@ -274,7 +274,9 @@ class Connection:
             lines.append("Authorization: " + self.auth.header(method, url))
         for k, v in (headers or {}).items():
             lines.append("%s: %s" % (k, v))
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        if body:
+            lines.append("Content-Length: %d" % len(body))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
     def _response(self, deadline):
         where = "%s:%d" % (self.t.host, self.t.port)

@@ -37,7 +37,7 @@ class Options:
     config: Path = None            # None: the app's own config.json
     sd_image: Path = None          # None: a fresh card in workdir
     sd_fault: str = "none"
-    sd_size_mb: int = 64
+    sd_size_mb: int = 512           # a small real card; the app keeps stills.min_free_mb free
     flash_size_mb: int = 8
     wifi_fault: str = "none"
     rtsp_port: int = 8554          # host port that serves the camera's RTSP port (554)

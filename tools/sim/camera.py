@@ -173,13 +173,16 @@ class CameraModel:
         return self.last_frame_id, time.time() - (time.monotonic() - done), done - self._epoch
 
     def _fail_if_needed(self):
+        # The failing capture blocks without the model's lock: a hang belongs to the firmware
+        # process that asked, not to the next one after a reset.
         error = "runtime"
-        if self._shutdown:
-            msg, delay = CAPTURE_TIMEOUT, self.capture_timeout
-        elif self._errors:
-            msg, delay, error = self._errors.popleft()
-        else:
-            return
+        with self._lock:
+            if self._shutdown:
+                msg, delay = CAPTURE_TIMEOUT, self.capture_timeout
+            elif self._errors:
+                msg, delay, error = self._errors.popleft()
+            else:
+                return
         self.emit("camera", "capture error: " + msg)
         time.sleep(delay)
         raise {"runtime": BusError.runtime, "value": BusError.value,
@@ -216,8 +219,8 @@ class CameraModel:
 
     def _snapshot(self, payload):
         fmt, w, h, quality, blocking = _SNAP.unpack_from(payload)
+        self._fail_if_needed()
         with self._lock:
-            self._fail_if_needed()
             self._configure(fmt, w, h, quality)
             got = self._next_frame(blocking)
             if got is None:
@@ -258,8 +261,8 @@ class CameraModel:
             deadline = time.monotonic() + 0.3        # the firmware's default: 300 ms
         done = 0
         while (n < 0 or done < n) and (deadline is None or time.monotonic() < deadline):
+            self._fail_if_needed()
             with self._lock:
-                self._fail_if_needed()
                 self._next_frame(True)
             done += 1
 
