@@ -320,3 +320,25 @@ def test_a_failing_card_still_gets_the_flash_copy_and_a_clear_error(tmp_path):
     assert r.returncode == 1
     assert "/sdcard" in r.stderr and "write-protect" in r.stderr
     assert "/flash: 6 files verified" in r.stdout
+
+
+def test_passwords_from_a_prompt_or_the_environment_only():
+    args = deploy.parse_args(["--ask", "rtsp-password", "--wifi-password-env", "W",
+                              "--wifi-ssid", "Net"])
+    asked = []
+    got = deploy.gather_settings(args, environ={"W": "from-the-env"},
+                                 ask=lambda prompt: asked.append(prompt) or "typed-secret")
+    assert got == {"wifi-ssid": ("Net", "--wifi-ssid"),
+                   "wifi-password": ("from-the-env", "$W"),
+                   "rtsp-password": ("typed-secret", "prompt")}
+    assert asked == ["Rtsp password for the camera: "]
+
+
+
+def test_a_password_on_the_command_line_is_refused_without_being_repeated(tmp_path):
+    app = new_app(tmp_path / "app", 1)
+    for opt in ("--wifi-password", "--rtsp-password", "--wifi-pass"):
+        r = run_deploy("/dev/pts/9999", app, opt, "Typed-Secret-77")
+        assert r.returncode == 2 and "Typed-Secret-77" not in r.stdout + r.stderr, opt
+    assert "use --wifi-password-env VAR or --ask wifi-password" in \
+        run_deploy("/dev/pts/9999", app, "--wifi-password", "Typed-Secret-77").stderr

@@ -522,9 +522,43 @@ def print_plan(plans, notes, report, pkgs, say):
 
 
 # -- the command ----------------------------------------------------------------------------
+class Parser(argparse.ArgumentParser):
+    """An argument parser that never repeats an unknown argument's value: it may be a
+    password typed where it does not belong."""
+
+    def error(self, message):
+        if message.startswith("unrecognized arguments:"):
+            opts = [w for w in message.split(":", 1)[1].split() if w.startswith("-")]
+            message = "unrecognized option(s): %s (values not shown)" % " ".join(opts or ["?"])
+        super().error(message)
+
+
+class _NoSecretInArgv(argparse.Action):
+    """--wifi-password VALUE: refused without repeating VALUE (argv is visible to all users)."""
+
+    def __call__(self, parser, ns, values, option_string=None):
+        name = option_string.lstrip("-")
+        parser.error("passwords are not taken on the command line (any user of this PC can "
+                     "see it): use --%s-env VAR or --ask %s" % (name, name))
+
+
+def add_setting_options(p):
+    """The WiFi/RTSP settings options, shared with tools.sdimage."""
+    p.add_argument("--wifi-ssid", help="WiFi network name to put in config.json")
+    p.add_argument("--wifi-password-env", metavar="VAR",
+                   help="take the WiFi password from environment variable VAR")
+    p.add_argument("--rtsp-user", help="RTSP user name to put in config.json")
+    p.add_argument("--rtsp-password-env", metavar="VAR",
+                   help="take the RTSP password from environment variable VAR")
+    p.add_argument("--ask", action="append", choices=("wifi-password", "rtsp-password"),
+                   help="prompt for this password (not echoed); may be given twice")
+    for name in ("--wifi-password", "--rtsp-password"):
+        p.add_argument(name, nargs="?", action=_NoSecretInArgv, help=argparse.SUPPRESS)
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tools.deploy", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m tools.deploy", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     p.add_argument("--port", help="the camera's serial port (default: find the OpenMV camera "
                    "on USB), e.g. /dev/ttyACM0, COM5, or the emulator's /dev/pts/N")
     p.add_argument("--app", type=Path, default=ROOT,
@@ -541,14 +575,7 @@ def parse_args(argv=None):
     p.add_argument("--no-reset", action="store_true",
                    help="leave the camera at the REPL instead of restarting it into the app")
     p.add_argument("--index", help="package index for mpremote mip (default: micropython-lib)")
-    p.add_argument("--wifi-ssid", help="WiFi network name to put in config.json")
-    p.add_argument("--wifi-password-env", metavar="VAR",
-                   help="take the WiFi password from environment variable VAR")
-    p.add_argument("--rtsp-user", help="RTSP user name to put in config.json")
-    p.add_argument("--rtsp-password-env", metavar="VAR",
-                   help="take the RTSP password from environment variable VAR")
-    p.add_argument("--ask", action="append", choices=("wifi-password", "rtsp-password"),
-                   help="prompt for this password (not echoed); may be given twice")
+    add_setting_options(p)
     p.add_argument("--timeout", type=float, default=8.0,
                    help="seconds to wait for the camera to answer (default 8)")
     return p.parse_args(argv)

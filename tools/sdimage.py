@@ -90,8 +90,8 @@ def manifest(files):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tools.sdimage", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = deploy.Parser(prog="python -m tools.sdimage", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     p.add_argument("--out", type=Path, required=True, help="image file to write, e.g. card.img")
     p.add_argument("--size", default="1G",
                    help="image (and partition) size, at most the card's: 64M .. 2000G "
@@ -105,14 +105,7 @@ def parse_args(argv=None):
                    "x64 for the emulator)")
     p.add_argument("--label", default="OPENMV", help="volume label (11 characters at most)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
-    p.add_argument("--wifi-ssid", help="WiFi network name to put in config.json")
-    p.add_argument("--wifi-password-env", metavar="VAR",
-                   help="take the WiFi password from environment variable VAR")
-    p.add_argument("--rtsp-user", help="RTSP user name to put in config.json")
-    p.add_argument("--rtsp-password-env", metavar="VAR",
-                   help="take the RTSP password from environment variable VAR")
-    p.add_argument("--ask", action="append", choices=("wifi-password", "rtsp-password"),
-                   help="prompt for this password (not echoed); may be given twice")
+    deploy.add_setting_options(p)
     return p.parse_args(argv)
 
 
