@@ -685,8 +685,9 @@ def report(url, s):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tools.probe", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from tools.deploy import Parser      # never repeats an unknown argument (a password?)
+    p = Parser(prog="python -m tools.probe", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     p.add_argument("url", help="rtsp://[user@]host[:port]/path (the camera prints it at start)")
     p.add_argument("--transport", choices=("tcp", "udp"), default="tcp",
                    help="RTP over the RTSP connection (tcp, default) or UDP")
