@@ -170,6 +170,7 @@ def _open_file(store):
     global _file
     root = logging.getLogger()
     if _file is not None:
+        _file.on_error = None      # closing the old drive's file may fail: not the new drive's fault
         _file.close()
         if _file in root.handlers:
             root.handlers.remove(_file)

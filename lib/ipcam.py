@@ -63,7 +63,7 @@ class Camera:
     def __init__(self, app):
         import capture
         import power
-        import stills
+        import still_images
         import timesync
         import wifi
         self.app = app
@@ -81,7 +81,7 @@ class Camera:
         if cfg["camera"]["mode"] == "overlay":
             import overlay
             self.overlay = overlay.Overlay(cfg["overlay"], self.log, clock=self.time.local_time)
-        self.stills = stills.Stills(cfg["stills"], self.log, app.store,
+        self.stills = still_images.Stills(cfg["stills"], self.log, app.store,
                                     synced=lambda: self.time.synced)
         self.server = None
         self._sd = None
@@ -131,7 +131,9 @@ class Camera:
                                  session_timeout=r["session_timeout_s"], width=self.cam.width,
                                  height=self.cam.height, fps=self.cam.fps or 30, log=self.log)
         self.server.on_event = self._on_event
-        self._password = password
+        # a password the camera made up is shown on the console (the user has no other way
+        # to learn it); one the user wrote into config.json is not repeated anywhere
+        self._shown_password = password if source != "config" else "(as set in config.json)"
         if self.wifi.ip:
             self._bind(self.wifi.ip)
 
@@ -151,7 +153,7 @@ class Camera:
         if r["auth"] == "none":
             print("Stream URL: %s  (no authentication)" % url)
         else:
-            print("Stream URL: %s  user: %s  password: %s" % (url, r["user"], self._password))
+            print("Stream URL: %s  user: %s  password: %s" % (url, r["user"], self._shown_password))
         self.log.info("streaming at %s", url)
 
     # -- the loop ----------------------------------------------------------------------------

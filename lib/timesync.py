@@ -46,7 +46,9 @@ DEFAULTS = {
     "max_jump_s": 600,
     "min_year": 2026,       # this app's release year: no true clock reads earlier (like
                             # systemd's build-time floor); stricter than ntptime's 2024 pivot
-    "max_year": 2099,
+    "max_year": 2040,       # "far in the future": garbage that is self-consistent (a lying
+                            # server) is bounded to this window; a camera still running in
+                            # 2040 needs a newer release anyway
     "utc_offset_minutes": 0,
     "dst": "none",
 }

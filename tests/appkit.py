@@ -67,7 +67,8 @@ def stream_url(board, timeout=30, start=0):
     path = re.search(r"rtsp://[^\s/]+(/\S*)", line).group(1)
     user = re.search(r"user: (\S+)", line)
     pw = re.search(r"password: (\S+)", line)
-    cred = "%s:%s@" % (user.group(1), pw.group(1)) if user and pw else ""
+    pw = pw and (PASSWORD if pw.group(1).startswith("(") else pw.group(1))   # config's own
+    cred = "%s:%s@" % (user.group(1), pw) if user and pw else ""
     return "rtsp://%s127.0.0.1:%d%s" % (cred, board.opt.rtsp_port, path)
 
 

@@ -43,6 +43,9 @@ def test_healthy_card_keeps_stills_and_logs_and_stays_clean(tmp_path):
         appkit.decode_frames(url, 10)
         time.sleep(6)              # info lines reach the file every 5 s (warnings at once)
         assert not appkit.blink_codes(b)
+        n = len(b.console)
+        b.power_cycle(lose_rtc=False)          # starts again with stills/ on the card
+        assert appkit.decode_frames(appkit.stream_url(b, start=n), 3)
     stills = [n for n in storage.list_dir(b.sd_image, "/stills", recursive=True)
               if n.endswith(".jpg")]
     assert stills, storage.list_dir(b.sd_image, "/", recursive=True)

@@ -58,9 +58,13 @@ def stream_url(line, port):
     m = re.search(r"Stream URL: rtsp://[^\s/]+(/\S*)", line)
     if not m:
         return None
-    user = re.search(r"user[:=]\s*'?(\S+?)'?(\s|$|,)", line)
-    pw = re.search(r"password[:=]\s*'?(\S+?)'?(\s|$|,)", line)
-    cred = "%s:%s@" % (user.group(1), pw.group(1)) if user and pw else ""
+    user = re.search(r"user: (\S+)", line)
+    pw = re.search(r"password: (\S+)", line)
+    cred = ""
+    if user:
+        # a password from config.json is not shown: the player will ask for it
+        shown = pw and not pw.group(1).startswith("(")
+        cred = "%s:%s@" % (user.group(1), pw.group(1)) if shown else user.group(1) + "@"
     return "rtsp://%s127.0.0.1:%d%s" % (cred, port, m.group(1))
 
 

@@ -2,6 +2,8 @@
 # second compression), on an interval, once after each wake, and on request (main.py calls
 # request() when the RTSP server reports SET_PARAMETER "snapshot", or from any other
 # trigger it likes).
+# (Not named `stills`: the folder of that name on the drive would be imported instead, since
+# the current directory comes first on sys.path.)
 #
 # Names come from the RTC in UTC, so they sort by time even across DST changes:
 #   stills/2026-11-23/20261123-154501.jpg   (a second still in the same second: _01, _02...)
