@@ -20,6 +20,18 @@ def pytest_collect_file(parent, file_path):
         return MicroPythonModule.from_parent(parent, path=file_path)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    # A firmware test named on the command line would also be imported by CPython: never.
+    if module_path.parent == FIRMWARE_TESTS:
+        return NotForCPython.from_parent(parent, path=module_path)
+
+
+class NotForCPython(pytest.File):
+    def collect(self):
+        return []
+
+
 class MicroPythonModule(pytest.File):
     """A firmware test module; runs once in MicroPython, results cached for its items."""
 
@@ -72,3 +84,16 @@ class MicroPythonTest(pytest.Item):
 
 class MicroPythonFailure(Exception):
     pass
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many of the tests ran inside MicroPython (the firmware side)."""
+    counts = {}
+    for outcome in ("passed", "failed", "error"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            if getattr(rep, "when", "call") == "call" and "/firmware/mp_test_" in rep.nodeid:
+                counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.write_line("firmware tests run inside the MicroPython interpreter: "
+                                    "%d passed, %d failed" % (counts.get("passed", 0),
+                                                              counts.get("failed", 0)))

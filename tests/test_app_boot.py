@@ -142,3 +142,38 @@ def test_started_from_ide_finds_the_same_storage_decision(tmp_path, first_boot_p
         assert len(appkit.decode_frames(url, 3)) == 3
         _no_crash(b)
     assert "not used" in appkit.log_text(b, "flash")
+
+
+WRITER_MAIN = """
+import storage
+n = 0
+while True:
+    n += 1
+    body = ("gen %06d " % n) * 3000           # 33 KB: many blocks, so a removal lands mid-write
+    try:
+        storage.write_atomic("/sdcard/data.txt", body)
+    except OSError as e:
+        print("RESULT2 stopped", e.errno)
+        break
+    print("RESULT wrote", n)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.23, 0.41])
+def test_card_pulled_mid_write_leaves_old_or_no_file(tmp_path, delay):
+    import shutil
+    from tools import mpy
+    from .simkit import make_app, results, running
+    app = make_app(tmp_path / "app", main=WRITER_MAIN, boot=None)
+    shutil.copy(mpy.LIB / "storage.py", app / "lib" / "storage.py")
+    with running(app, tmp_path / "run", firmware="5.0") as b:
+        results(b)                                   # a first complete file exists
+        time.sleep(delay)
+        b.sd.remove()
+        assert results(b, "RESULT2").startswith("stopped")
+        image = b.sd_image
+    data = storage.read_file(image, "data.txt")
+    if data is not None:
+        text = data.decode()
+        gen = text[:11]
+        assert text == gen * 3000, "partial or mixed file: %r...%r" % (text[:40], text[-40:])

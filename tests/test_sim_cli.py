@@ -1,0 +1,59 @@
+"""`python -m tools.sim`: what a user sees when starting the emulated camera."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tools import mpy
+
+from .appkit import free_port
+
+
+def run_cli(tmp_path, *args, until="rtsp://", timeout=40):
+    """Start the CLI, read its lines until one starts with `until`, then Ctrl-C it."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "tools.sim", "--port", str(port), "--workdir", str(tmp_path),
+           *args]
+    proc = subprocess.Popen(cmd, cwd=mpy.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
+    lines = []
+    deadline = time.monotonic() + timeout
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith(until) or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=15)
+        lines += rest.splitlines()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return port, lines, proc.returncode
+
+
+@pytest.mark.parametrize("fw", ["4.5", "4.8", "5.0"])
+def test_cli_boots_the_app_and_prints_the_url(tmp_path, fw):
+    port, lines, rc = run_cli(tmp_path, "--firmware", fw)
+    urls = [line for line in lines if line.startswith("rtsp://")]
+    assert urls and urls[0].endswith("@127.0.0.1:%d/stream" % port), lines[-20:]
+    assert any(line.startswith("board: boot") and fw in line for line in lines)
+    assert any(line.startswith("board: led") for line in lines)
+    assert lines[-1] == "board: stopped" and rc == 0          # Ctrl-C stops it cleanly
+
+
+def test_cli_shows_the_sd_fault(tmp_path):
+    port, lines, rc = run_cli(tmp_path, "--sd-fault", "bad_data")
+    assert any(line.startswith("board: storage") and "bad_data" in line for line in lines)
+    assert any("SD card" in line and "flash" in line for line in lines), lines[-30:]
+    assert rc == 0
+
+
+def test_cli_refuses_unknown_fault(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "tools.sim", "--sd-fault", "melted"], cwd=mpy.ROOT,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--sd-fault must be one of" in r.stderr
