@@ -85,6 +85,7 @@ class Camera:
                                     synced=lambda: self.time.synced)
         self.server = None
         self._sd = None
+        self._card_t = time.ticks_ms()
         self._frames = 0
         self._health_t = time.ticks_ms()
         self._health_ms = cfg["logging"]["health_s"] * 1000
@@ -194,12 +195,14 @@ class Camera:
         self.app.wdt.feed()
         self.app.guard.stable(now)
         applog.tick(now)
-        self._check_card()
+        self._check_card(now)
         if time.ticks_diff(now, self._health_t) >= self._health_ms:
             self._health(now)
 
-    def _check_card(self):
-        if self.app.store.on_card:
+    def _check_card(self, now):
+        # a removed card is noticed within half a second, without asking every loop
+        if self.app.store.on_card and time.ticks_diff(now, self._card_t) >= 500:
+            self._card_t = now
             if self._sd is None:
                 self._sd = machine.SDCard(1)
             self.app.store.poll(self._sd)

@@ -6,7 +6,7 @@ import random
 import time
 import appconfig
 import storage
-import stills
+import still_images
 
 T0 = time.mktime((2026, 11, 23, 15, 45, 1, 0, 0))
 
@@ -65,7 +65,7 @@ def make(cfg, st, log=None):
     ticks = Ticks()
     clock = Clock()
     log = log or Log()
-    s = stills.Stills(cfg, log, st, synced=lambda: clock.synced, rtc_now=lambda: clock.now,
+    s = still_images.Stills(cfg, log, st, synced=lambda: clock.synced, rtc_now=lambda: clock.now,
                       ticks_ms=ticks)
     return s, ticks, clock, log
 
