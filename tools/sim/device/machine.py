@@ -78,9 +78,15 @@ def _flush_files():
 
 
 def _halt():
-    # The host ends this process; never return into the app meanwhile.
+    # The host ends this process; never return into the app meanwhile. If the host itself
+    # is gone (killed hard), nobody will: end here rather than sleep forever.
+    import sys
     while True:
-        utime.sleep_ms(1000)
+        utime.sleep_ms(500)
+        try:
+            _bus.call("fw_version")
+        except OSError:
+            sys.exit(1)
 
 
 class RTC:
