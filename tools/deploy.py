@@ -2,7 +2,8 @@
 
 Finds the camera (or takes --port), reads its firmware version and storage layout, and
 copies main.py, boot.py, lib/ and config.json to the SD card and a fallback copy to the
-internal flash (firmware 4.6+: /sdcard and /flash; 4.5: the one drive mounted at /).
+internal flash (firmware 4.6+: /sdcard and /flash; 4.5: the card at / and the flash, which
+deploy mounts at /flash beside it).
 Every file is written to a temporary name, checked by SHA-256 on the camera, then renamed
 into place; at the end every file on every drive is hashed again. Files a previous deploy
 left that this one no longer has are removed (a manifest, .deploy.json, lists what deploy
@@ -108,6 +109,17 @@ def _dseal(p, pad):
     for i in range(len(b)):
         b[i] ^= pad[i]
     return binascii.hexlify(b).decode()
+def _dmount_flash():
+    # 4.5 with the card at /: the internal flash is not mounted. Mount it at /flash, but only
+    # when / is larger than the whole flash device (so / is surely the card, not the flash).
+    try:
+        import mimxrt, vfs
+        f = mimxrt.Flash()
+        s = os.statvfs('/')
+        if s[0] * s[2] > f.ioctl(4, 0) * f.ioctl(5, 0):
+            vfs.mount(vfs.VfsFat(f), '/flash')
+    except Exception:
+        pass
 def _disdir(p):
     try:
         return os.stat(p)[0] & 0x4000 != 0
@@ -122,10 +134,18 @@ def _dprobe(needs):
         fw, board = omv.version_string(), omv.board_type()
     except Exception:
         fw, board = None, None
-    drives = [d for d in ('/sdcard', '/flash') if _disdir(d)]
-    split = bool(drives)
-    if not split:
-        drives = ['/']
+    try:
+        split = os.statvfs('/')[2] == 0     # 4.6+: nothing mounted at / itself
+    except OSError:
+        split = True
+    if split:
+        drives = [d for d in ('/sdcard', '/flash') if _disdir(d)]
+    else:
+        drives = ['/']                      # 4.5: the one drive the firmware mounted
+        if not _disdir('/flash'):
+            _dmount_flash()
+        if _disdir('/flash'):
+            drives.append('/flash')
     out = {'fw': fw, 'board': board, 'split': split, 'cwd': os.getcwd(),
            'mpy': getattr(sys.implementation, '_mpy', 0), 'drives': {}, 'missing': []}
     for d in drives:
@@ -387,6 +407,8 @@ def choose_drives(info, flash=True):
     """[(drive, role)] from the probed layout, and notes for the user."""
     drives = info["drives"]
     if not info["split"]:
+        if "/flash" in drives:          # 4.5 with the card at /: the flash mounted beside it
+            return [("/", "app"), ("/flash", "fallback")] if flash else [("/", "app")], []
         return [("/", "app (single drive)")], [
             "firmware %s mounts one drive at /: the SD card when one is inserted, else the "
             "internal flash. To put the fallback copy on flash too, deploy once more with "
