@@ -1,8 +1,10 @@
-# Test doubles for the storage/boot modules (no test_ functions here; imported by the
-# mp_test_* modules). RAM block devices with the SD faults the issue lists, drive layouts of
-# each firmware generation built at the real "/", "/flash" and "/sdcard", a fake RTC so the
-# emulator's `time` module works without the board, and fake LEDs, watchdog and machine.
+# Test doubles shared by the firmware test modules (a helper module: no test_ functions, and
+# not named mp_test_* so the collector does not run it). Fake ticks and loggers, temporary
+# folders, RAM block devices with the SD faults the issue lists, drive layouts of each firmware
+# generation built at the real "/", "/flash" and "/sdcard", a fake RTC so the emulator's `time`
+# module works without the board, and fake LEDs, watchdog and machine.
 import os
+import random
 import sys
 import vfs
 
@@ -27,6 +29,92 @@ try:
 except ImportError:
     sys.modules["_rtc"] = _Rtc
 RTC = _Rtc
+
+
+
+class Ticks:
+    """time.ticks_ms stand-in: the test moves `t` by hand."""
+
+    def __init__(self, start=0):
+        self.t = start
+
+    def __call__(self):
+        return self.t
+
+
+class Log:
+    """A logger double keeping (level, text) per message; formats like logging does."""
+
+    def __init__(self):
+        self.lines = []
+
+    def _add(self, level, msg, args):
+        self.lines.append((level, msg % args if args else msg))
+
+    def info(self, msg, *args):
+        self._add("info", msg, args)
+
+    def warning(self, msg, *args):
+        self._add("warning", msg, args)
+
+    def error(self, msg, *args):
+        self._add("error", msg, args)
+
+    def text(self):
+        return "\n".join(l[1] for l in self.lines)
+
+
+class ListLog(Log):
+    """A logger double keeping "LEVEL text" lines (to search for secrets and reasons)."""
+
+    def _add(self, level, msg, args):
+        self.lines.append(level.upper() + " " + (msg % args if args else msg))
+
+    def debug(self, msg, *args):
+        self._add("debug", msg, args)
+
+    def text(self):
+        return "\n".join(self.lines)
+
+
+def tmpdir(name):
+    """A new empty folder on the host's /tmp; remove it with rmtree()."""
+    d = "/tmp/mp_%s_%d" % (name, random.getrandbits(30))
+    os.mkdir(d)
+    return d
+
+
+def rmtree(d):
+    for name, kind, *_ in os.ilistdir(d):
+        p = d + "/" + name
+        if kind & 0x4000:
+            rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(d)
+
+
+class TempDir:
+    """`with TempDir("power") as d:` a new empty folder, removed with its content after."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.path = tmpdir(self.name)
+        return self.path
+
+    def __exit__(self, *exc):
+        rmtree(self.path)
+
+
+def exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
 
 BS = 512
 
@@ -219,14 +307,21 @@ class Reset(Exception):
     """What FakeMachine.reset() raises: the test sees the reset instead of a dead process."""
 
 
+class Halt(BaseException):
+    """What FakeMachine.deepsleep() raises: on the board it never returns."""
+
+
 class FakeMachine:
     PWRON_RESET = 1
     WDT_RESET = 3
     SOFT_RESET = 5
 
-    def __init__(self, cause=1):
+    def __init__(self, cause=1, halt=True, marker=None):
         self.cause = cause
         self.resets = 0
+        self.halt = halt            # False: deepsleep() returns (a failed sleep)
+        self.marker = marker        # the wake marker file that must exist before sleeping
+        self.slept = []
 
     def reset_cause(self):
         return self.cause
@@ -235,30 +330,11 @@ class FakeMachine:
         self.resets += 1
         raise Reset()
 
-
-class ListLog:
-    """A logger double that keeps every message (to search for secrets and reasons)."""
-
-    def __init__(self):
-        self.lines = []
-
-    def _add(self, level, msg, args):
-        self.lines.append(level + " " + (msg % args if args else msg))
-
-    def debug(self, msg, *a):
-        self._add("DEBUG", msg, a)
-
-    def info(self, msg, *a):
-        self._add("INFO", msg, a)
-
-    def warning(self, msg, *a):
-        self._add("WARNING", msg, a)
-
-    def error(self, msg, *a):
-        self._add("ERROR", msg, a)
-
-    def text(self):
-        return "\n".join(self.lines)
+    def deepsleep(self, ms=0):
+        with open(self.marker) as f:
+            self.slept.append((ms, f.read()))
+        if self.halt:
+            raise Halt()
 
 
 def config(**sections):

@@ -4,7 +4,7 @@ import io
 import os
 import vfs
 import logging
-from mp_test_storage_fakes import RamDisk, RTC, config, get
+from fakes import RamDisk, RTC, config, get
 import storage
 import applog
 

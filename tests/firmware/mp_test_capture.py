@@ -2,31 +2,10 @@
 # sensor reset, in-place JPEG encode without copies. The firmware modules are fakes that
 # behave like the camera's (csi.snapshot(blocking=False) -> None while no frame is ready).
 import capture
+from fakes import Ticks, Log
 
 JPEG, RGB565, HD, VGA = 0x06060000, 0x0C030002, 34, 12
 SUB_AUTO, SUB_422, SUB_420 = 0, 0x21, 0x22
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 10000
-
-    def __call__(self):
-        return self.t
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, msg, *a):
-        self.lines.append(("info", msg % a))
-
-    def warning(self, msg, *a):
-        self.lines.append(("warning", msg % a))
-
-    def error(self, msg, *a):
-        self.lines.append(("error", msg % a))
 
 
 class Image:
@@ -167,7 +146,7 @@ class Omv:
 
 
 def csi_camera(cfg=None, ticks=None):
-    ticks = ticks or Ticks()
+    ticks = ticks or Ticks(10000)
     mod = CsiModule(ticks)
     log = Log()
     cam = capture.Camera(cfg or {}, log, csi=mod, sensor=SensorModule(ticks),
@@ -176,7 +155,7 @@ def csi_camera(cfg=None, ticks=None):
 
 
 def sensor_camera(cfg=None, frame_available=True):
-    ticks = Ticks()
+    ticks = Ticks(10000)
     mod = SensorModule(ticks, frame_available)
     omv = Omv()
     log = Log()
@@ -332,7 +311,7 @@ def test_no_camera_module_is_a_clear_error():
 def test_frame_path_allocates_nothing_but_the_result_pair():
     import gc
     import micropython
-    ticks = Ticks()
+    ticks = Ticks(10000)
     img = Image()
 
     class Quiet:

@@ -2,7 +2,7 @@
 # values, the camera keeps running on defaults, and no secret appears in any message.
 import json
 import vfs
-from mp_test_storage_fakes import RamDisk, put, ListLog
+from fakes import RamDisk, put, ListLog
 import appconfig
 import storage
 

@@ -2,7 +2,7 @@
 # back-off; crashes in a row end in safe mode; a watchdog reset counts as a hang; the watchdog
 # is fed while waiting; a stable run or a clean sleep ends the series.
 import vfs
-from mp_test_storage_fakes import RamDisk, FakeWdt, FakeMachine, Reset, ListLog, config, get, put
+from fakes import RamDisk, FakeWdt, FakeMachine, Reset, ListLog, config, get, put
 import storage
 import crashguard
 
@@ -106,7 +106,7 @@ def test_crashes_in_a_row_end_in_safe_mode_with_reports_kept():
 
 def test_safe_mode_shows_its_pattern_feeds_the_watchdog_and_retries_later():
     import status_led
-    from mp_test_storage_fakes import FakeLed
+    from fakes import FakeLed
     store, cfg, _ = drives(cfg=config(recovery={"safe_mode_after": 2,
                                                 "safe_mode_retry_min": 10}))
     for _ in range(2):

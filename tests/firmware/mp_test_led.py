@@ -1,7 +1,7 @@
 # LED status codes: every state and error looks different, errors show between the state's
 # pattern, modes dim what the user asked, and tick() never blocks nor allocates.
 import micropython
-from mp_test_storage_fakes import FakeLed
+from fakes import FakeLed
 import status_led as S
 
 

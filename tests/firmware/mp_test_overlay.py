@@ -3,14 +3,7 @@
 import gc
 import micropython
 import overlay
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 5000
-
-    def __call__(self):
-        return self.t
+from fakes import Ticks
 
 
 class Clock:
@@ -89,7 +82,7 @@ class Img5(Img4):
 
 
 def make(cfg=None, firmware=(5, 0, 0), synced=True):
-    ticks = Ticks()
+    ticks = Ticks(5000)
     clock = Clock(ticks, synced=synced)
     clock.ticks_start_s = clock.seconds()
     ov = overlay.Overlay(cfg or {}, None, clock=clock, ticks_ms=ticks, firmware=firmware)
@@ -109,7 +102,7 @@ def test_unsupported_format_falls_back_and_is_reported():
     class Log:
         def error(self, msg, *a):
             lines.append(msg % a)
-    ticks = Ticks()
+    ticks = Ticks(5000)
     clock = Clock(ticks)
     clock.ticks_start_s = clock.seconds()
     ov = overlay.Overlay({"format": "%Y %Q"}, Log(), clock=clock, ticks_ms=ticks)

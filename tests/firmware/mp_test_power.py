@@ -1,77 +1,9 @@
 # power: wake marker (real files), sleep policy (grace period, awake windows, disabled),
 # and the sleep sequence: cleanups in order, marker, machine.deepsleep(ms).
-import os
-import random
 import power
+from fakes import Ticks, Log, FakeMachine, Halt, TempDir, exists
 
 PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
-
-
-class Halt(BaseException):
-    """machine.deepsleep() never returns on the board."""
-
-
-class Machine:
-    PWRON_RESET = PWRON_RESET
-    WDT_RESET = WDT_RESET
-    SOFT_RESET = SOFT_RESET
-
-    def __init__(self, cause=PWRON_RESET, halt=True, marker=None):
-        self.cause = cause
-        self.halt = halt
-        self.marker = marker
-        self.slept = []
-
-    def reset_cause(self):
-        return self.cause
-
-    def deepsleep(self, ms=0):
-        with open(self.marker) as f:               # the marker is there before sleeping
-            self.slept.append((ms, f.read()))
-        if self.halt:
-            raise Halt()
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, msg, *a):
-        self.lines.append(("info", msg % a))
-
-    def warning(self, msg, *a):
-        self.lines.append(("warning", msg % a))
-
-    def error(self, msg, *a):
-        self.lines.append(("error", msg % a))
-
-
-def tmpdir():
-    d = "/tmp/mp_power_%d" % random.getrandbits(30)
-    os.mkdir(d)
-    return d
-
-
-def cleanup(d):
-    for name in os.listdir(d):
-        os.remove(d + "/" + name)
-    os.rmdir(d)
-
-
-def exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
 
 
 CFG = {"deep_sleep": True, "grace_period_s": 30, "awake_window_s": 60, "sleep_duration_s": 600}
@@ -79,7 +11,7 @@ CFG = {"deep_sleep": True, "grace_period_s": 30, "awake_window_s": 60, "sleep_du
 
 def make(d, cfg=CFG, cause=PWRON_RESET, rtc=1795000000):
     ticks = Ticks()
-    m = Machine(cause, marker=d + "/wake.marker")
+    m = FakeMachine(cause, marker=d + "/wake.marker")
     p = power.Power(cfg, Log(), machine=m, marker_path=d + "/wake.marker", ticks_ms=ticks,
                     rtc_now=lambda: rtc)
     return p, m, ticks
@@ -95,8 +27,7 @@ def advance(p, ticks, ms, step=100):
 
 
 def test_sleep_writes_marker_and_next_boot_reports_a_wake():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d)
         assert not p.woke
         order = []
@@ -116,24 +47,18 @@ def test_sleep_writes_marker_and_next_boot_reports_a_wake():
         assert not exists(d + "/wake.marker")     # read once: the next power-on is cold
         p3, m3, ticks3 = make(d)
         assert not p3.woke
-    finally:
-        cleanup(d)
 
 
 def test_marker_with_another_reset_cause_is_not_a_wake():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         with open(d + "/wake.marker", "w") as f:
             f.write("slept_at=1795000000 sleep_ms=600000\n")
         p, m, ticks = make(d, cause=SOFT_RESET)
         assert not p.woke and not exists(d + "/wake.marker")
-    finally:
-        cleanup(d)
 
 
 def test_grace_period_after_last_viewer():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d)
         p.viewers(1)
         assert advance(p, ticks, 600000) is None          # watched: never due
@@ -147,13 +72,10 @@ def test_grace_period_after_last_viewer():
         # a viewer coming back cancels it
         p.viewers(1)
         assert not p.due() and p.remaining_ms() is None
-    finally:
-        cleanup(d)
 
 
 def test_awake_window_after_wake_and_after_cold_boot():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         with open(d + "/wake.marker", "w") as f:
             f.write("slept_at=1795000000 sleep_ms=600000\n")
         p, m, ticks = make(d)
@@ -167,36 +89,27 @@ def test_awake_window_after_wake_and_after_cold_boot():
         # boot_window_s 0: a cold-booted camera waits for its first viewer
         p, m, ticks = make(d, cfg=dict(CFG, boot_window_s=0))
         assert advance(p, ticks, 3600000, step=1000) is None
-    finally:
-        cleanup(d)
 
 
 def test_disabled_never_sleeps():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d, cfg=dict(CFG, deep_sleep=False))
         p.viewers(1)
         p.viewers(0)
         assert advance(p, ticks, 3600000, step=1000) is None
-    finally:
-        cleanup(d)
 
 
 def test_keep_awake_postpones_sleep():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d)
         ticks.t = 59000
         p.keep_awake(10000)
         t = advance(p, ticks, 600000)
         assert t is not None and 69000 <= t <= 69100
-    finally:
-        cleanup(d)
 
 
 def test_failing_cleanup_does_not_stop_the_sleep():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d)
         ran = []
 
@@ -209,40 +122,31 @@ def test_failing_cleanup_does_not_stop_the_sleep():
         except Halt:
             pass
         assert ran == ["log"] and len(m.slept) == 1
-    finally:
-        cleanup(d)
 
 
 def test_failed_deepsleep_returns_and_removes_the_marker():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d)
         m.halt = False                    # deepsleep() returned (or raised): no sleep
         assert p.sleep() is False
         assert len(m.slept) == 1 and not exists(d + "/wake.marker")
         assert not p.due()                # not at once again: another grace period first
-    finally:
-        cleanup(d)
 
 
 def test_zero_duration_means_wake_on_p11_only():
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d, cfg=dict(CFG, sleep_duration_s=0))
         try:
             p.sleep()
         except Halt:
             pass
         assert m.slept[0][0] == 0
-    finally:
-        cleanup(d)
 
 
 def test_due_check_allocates_nothing():
     import gc
     import micropython
-    d = tmpdir()
-    try:
+    with TempDir("power") as d:
         p, m, ticks = make(d)
         p.viewers(1)
         p.viewers(0)
@@ -257,5 +161,3 @@ def test_due_check_allocates_nothing():
         finally:
             micropython.heap_unlock()
         assert n == 0
-    finally:
-        cleanup(d)

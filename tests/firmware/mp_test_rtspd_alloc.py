@@ -17,7 +17,7 @@ sys.modules["_rtc"] = _HostRtc
 import time
 import socket
 from rtspd import RtspServer
-import mp_test_rtspd_kit as T
+import rtspd_kit as T
 
 
 def _start():

@@ -1,7 +1,7 @@
 # rtspd.jpeg: what RFC 2435 needs from a JPEG, and clear refusals of what it cannot carry.
 from array import array
 from rtspd import jpeg as J
-import mp_test_rtspd_kit as T
+import rtspd_kit as T
 
 
 def info():

@@ -5,7 +5,7 @@ from array import array
 from rtspd import jpeg as J
 from rtspd import fast, _pyfast
 from rtspd.stream import Stream, STRIDE, PKT
-import mp_test_rtspd_kit as T
+import rtspd_kit as T
 
 
 def publish(scan, dri=0, y=0x21, seq=65530, layout=None, frame_max=200000):

@@ -3,7 +3,7 @@
 import os
 import sys
 import json
-from mp_test_storage_fakes import Board, RamDisk, fill, put, get
+from fakes import Board, RamDisk, fill, put, get
 import sdcheck
 import storage
 

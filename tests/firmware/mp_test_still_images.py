@@ -1,58 +1,19 @@
 # stills: when a still is taken (interval, wake, request), what it is called and where it
 # goes (real files through the real storage.Storage in a temporary folder), that the
 # streamed JPEG bytes are saved unchanged, and that failing storage never raises.
-import os
-import random
 import time
 import appconfig
 import storage
 import still_images
+from fakes import Ticks, Log, TempDir, tmpdir, rmtree
 
 T0 = time.mktime((2026, 11, 23, 15, 45, 1, 0, 0))
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
 
 
 class Clock:
     def __init__(self):
         self.now = T0
         self.synced = True
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, msg, *a):
-        self.lines.append(("info", msg % a))
-
-    def warning(self, msg, *a):
-        self.lines.append(("warning", msg % a))
-
-    def error(self, msg, *a):
-        self.lines.append(("error", msg % a))
-
-
-def tmpdir():
-    d = "/tmp/mp_stills_%d" % random.getrandbits(30)
-    os.mkdir(d)
-    return d
-
-
-def rmtree(d):
-    for name, kind, *_ in os.ilistdir(d):
-        p = d + "/" + name
-        if kind & 0x4000:
-            rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(d)
 
 
 def real_storage(root, log):
@@ -85,8 +46,7 @@ def read(path):
 
 
 def test_interval_stills_are_the_streamed_jpeg_under_dated_names():
-    d = tmpdir()
-    try:
+    with TempDir("stills") as d:
         log = Log()
         s, ticks, clock, log = make({"interval_s": 60}, real_storage(d, log), log)
         buf = jpeg(5000, 1)
@@ -104,13 +64,10 @@ def test_interval_stills_are_the_streamed_jpeg_under_dated_names():
                 t[:3] + t[:6])
             assert read(d + "/" + name) == bytes(buf[:5000])     # unchanged, exact length
         assert saved[0][1] == "stills/2026-11-23/20261123-154601.jpg"
-    finally:
-        rmtree(d)
 
 
 def test_same_second_gets_a_sortable_suffix():
-    d = tmpdir()
-    try:
+    with TempDir("stills") as d:
         log = Log()
         s, ticks, clock, log = make({"min_gap_ms": 0}, real_storage(d, log), log)
         names = []
@@ -121,21 +78,16 @@ def test_same_second_gets_a_sortable_suffix():
         assert sorted(names) == names and len(set(names)) == 3
         for tag, name in enumerate(names):
             assert read(d + "/" + name) == bytes(jpeg(800, tag)[:800])
-    finally:
-        rmtree(d)
 
 
 def test_unsynced_clock_goes_to_its_own_folder():
-    d = tmpdir()
-    try:
+    with TempDir("stills") as d:
         log = Log()
         s, ticks, clock, log = make({}, real_storage(d, log), log)
         clock.synced = False
         clock.now = time.mktime((2013, 1, 1, 0, 3, 7, 0, 0))
         assert s.save(jpeg(600, 3), 600)
         assert s.last_name == "stills/unsynced/20130101-000307.jpg"
-    finally:
-        rmtree(d)
 
 
 class FakeStorage:
@@ -223,7 +175,7 @@ def test_full_failing_or_missing_drive_returns_false_and_logs_once():
 
 
 def test_card_gone_with_real_storage_does_not_raise():
-    d = tmpdir()
+    d = tmpdir("stills")
     log = Log()
     st = real_storage(d, log)
     s, ticks, clock, log2 = make({}, st, log)

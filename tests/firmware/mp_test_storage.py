@@ -2,7 +2,7 @@
 # stills first, and filesystem errors become states (with a hand-over to flash).
 import os
 import vfs
-from mp_test_storage_fakes import RamDisk, put, get, fill, ListLog, config
+from fakes import RamDisk, put, get, fill, ListLog, config
 import storage
 
 C = "/stcard"

@@ -4,6 +4,7 @@
 import time
 import random
 import timesync
+from fakes import Ticks, Log
 
 NTP_DELTA = 2208988800
 MIN_NTP = 3913056000                   # ntptime: below this (2024) means the next era
@@ -21,14 +22,6 @@ def secs(y, mo, d, h=0, mi=0, s=0):
 
 
 NOW = secs(2026, 11, 23, 15, 45, 1)
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 1000
-
-    def __call__(self):
-        return self.t
 
 
 class Rtc:
@@ -82,23 +75,6 @@ class Dns:
         return [(2, 1, 0, "", (self.table[host], port))]
 
 
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def _add(self, level, msg, args):
-        self.lines.append((level, msg % args if args else msg))
-
-    def info(self, msg, *args):
-        self._add("info", msg, args)
-
-    def warning(self, msg, *args):
-        self._add("warning", msg, args)
-
-    def error(self, msg, *args):
-        self._add("error", msg, args)
-
-
 def real_time(rtc_ticks):
     # a good server: the true time, moving with the fake ticks
     start = rtc_ticks.t
@@ -106,7 +82,7 @@ def real_time(rtc_ticks):
 
 
 def make(answers, servers=None, rtc_start=secs(2013, 1, 1), cfg=None, **kw):
-    ticks = Ticks()
+    ticks = Ticks(1000)
     rtc = Rtc(ticks, rtc_start)
     ntp = Ntp(ticks, answers)
     c = {"ntp_servers": servers or list(answers)}
@@ -117,7 +93,7 @@ def make(answers, servers=None, rtc_start=secs(2013, 1, 1), cfg=None, **kw):
 
 
 def test_good_server_syncs_rtc_at_boot():
-    ticks = Ticks()
+    ticks = Ticks(1000)
     good = real_time(ticks)
     rtc = Rtc(ticks, secs(2013, 1, 1))
     ntp = Ntp(ticks, {"10.0.0.1": good})
@@ -169,7 +145,7 @@ def test_answers_before_2024_or_mapped_to_far_future_are_rejected():
 
 
 def test_large_jump_against_synced_rtc_is_rejected_small_drift_is_corrected():
-    ticks = Ticks()
+    ticks = Ticks(1000)
     rtc = Rtc(ticks, NOW)
     answer = [NOW + 3 * 365 * 86400]       # well-formed, three years ahead
     ntp = Ntp(ticks, {"10.0.0.1": lambda: answer[0]})
@@ -188,7 +164,7 @@ def test_large_jump_against_synced_rtc_is_rejected_small_drift_is_corrected():
 
 
 def test_disagreeing_servers_do_not_sync_a_third_one_decides():
-    ticks = Ticks()
+    ticks = Ticks(1000)
     good = real_time(ticks)
     liar = lambda: good() + 2 * 365 * 86400
     rtc = Rtc(ticks, secs(2013, 1, 1))
@@ -208,7 +184,7 @@ def test_disagreeing_servers_do_not_sync_a_third_one_decides():
 
 
 def test_dead_server_is_skipped_for_the_next_one():
-    ticks = Ticks()
+    ticks = Ticks(1000)
     good = real_time(ticks)
     rtc = Rtc(ticks, secs(2013, 1, 1))
     ntp = Ntp(ticks, {"10.0.0.9": OSError(110), "10.0.0.2": good})
@@ -228,7 +204,7 @@ def test_malformed_answers_are_caught():
 
 
 def test_failures_back_off_then_a_later_good_answer_syncs():
-    ticks = Ticks()
+    ticks = Ticks(1000)
     good = real_time(ticks)
     state = {"up": False}
     ntp = Ntp(ticks, {"10.0.0.1": lambda: good() if state["up"] else OSError(110)})
@@ -258,7 +234,7 @@ def test_failures_back_off_then_a_later_good_answer_syncs():
 
 
 def test_busy_poll_uses_short_timeout_and_no_dns():
-    ticks = Ticks()
+    ticks = Ticks(1000)
     good = real_time(ticks)
     ntp = Ntp(ticks, {"192.0.2.7": good})
     dns = Dns({"ntp.example": "192.0.2.7"})

@@ -2,33 +2,9 @@
 # reconnect (with the new address reported), power management, leave(); the password
 # never reaches the log. The network module is a fake CYW43 driven by a script.
 import wifi
+from fakes import Ticks, Log
 
 PASSWORD = "correct horse battery"
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 0
-
-    def __call__(self):
-        return self.t
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, msg, *a):
-        self.lines.append(("info", msg % a))
-
-    def warning(self, msg, *a):
-        self.lines.append(("warning", msg % a))
-
-    def error(self, msg, *a):
-        self.lines.append(("error", msg % a))
-
-    def text(self):
-        return "\n".join(l[1] for l in self.lines)
 
 
 class Network:

@@ -1,4 +1,4 @@
-# Shared helpers for the rtspd firmware tests (no test_ functions here, so nothing runs).
+# Shared helpers for the rtspd firmware tests (a helper module: no test_ functions here).
 # Synthetic baseline JPEGs (no image library in MicroPython):
 # a valid header (DQT, SOF0, standard DHT, optional DRI, SOS) around a made-up scan.
 import struct
