@@ -11,6 +11,8 @@ gst-inspect-1.0 rtpjpegdepay >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good
 command -v mkfs.fat >/dev/null || [ -x /usr/sbin/mkfs.fat ] || [ -x /sbin/mkfs.fat ] || need+=(dosfstools)
 command -v mcopy         >/dev/null || need+=(mtools)
 command -v chronyd >/dev/null || [ -x /usr/sbin/chronyd ] || need+=(chrony)
+# Debian's own Python needs python3-venv for `python3 -m venv`
+"${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "setup: installing Debian packages: ${need[*]}"
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
