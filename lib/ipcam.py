@@ -82,7 +82,7 @@ class Camera:
             import overlay
             self.overlay = overlay.Overlay(cfg["overlay"], self.log, clock=self.time.local_time)
         self.stills = still_images.Stills(cfg["stills"], self.log, app.store,
-                                    synced=lambda: self.time.synced)
+                                          synced=lambda: self.time.synced)
         self.server = None
         self._sd = None
         self._card_t = time.ticks_ms()
