@@ -72,14 +72,8 @@ def test_stills_on_request_and_interval_are_the_sensor_jpegs(tmp_path, interval,
     try:
         with appkit.app(tmp_path, changes, ntp_port=ntp.port) as (b, url):
             b.wait_for(lambda k, t: k == "rtc", timeout=20)
-            target = probe.parse_url(url)
-            conn = probe.Connection(target, 5)
-            try:
-                r = conn.request("SET_PARAMETER", target.url,
-                                 {"Content-Type": "text/parameters"}, body=b"snapshot: 1\r\n")
-            finally:
-                conn.close()
-            assert r.status == 200
+            # what a user types: python -m tools.probe URL --snapshot
+            assert probe.main([url, "--snapshot"]) == 0
             stats = probe.probe(url, duration=5)
             jpegs = {bytes(r.data) for r in b.camera.frames_of("jpeg")}
             day = time.strftime("%Y-%m-%d", time.gmtime(b.rtc_now()))

@@ -699,7 +699,24 @@ def parse_args(argv=None):
     p.add_argument("--password-env", metavar="VAR",
                    help="take the password from environment variable VAR (safer than the URL)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--snapshot", action="store_true",
+                   help="instead of playing, ask the camera to save a still image on its card "
+                   "(RTSP SET_PARAMETER 'snapshot: 1')")
     return p.parse_args(argv)
+
+
+def request_still(url, timeout=5.0, user=None, password=None):
+    """Ask the camera to save a still (SET_PARAMETER snapshot: 1). Raises ProbeError."""
+    target = parse_url(url, user, password)
+    conn = Connection(target, timeout)
+    try:
+        _check(conn.request("SET_PARAMETER", target.url, {"Content-Type": "text/parameters"},
+                            body=b"snapshot: 1\r\n"), "SET_PARAMETER")
+    except OSError as e:
+        raise ProbeError("the connection to %s:%d failed: %s"
+                         % (target.host, target.port, e.strerror or e)) from None
+    finally:
+        conn.close()
 
 
 def main(argv=None):
@@ -712,6 +729,10 @@ def main(argv=None):
             return 2
         password = os.environ[a.password_env]
     try:
+        if a.snapshot:
+            request_still(a.url, a.timeout, a.user, password)
+            print("the camera was asked to save a still image")
+            return 0
         s = probe(a.url, a.transport, a.duration, a.frames, a.timeout, a.user, password)
     except ProbeError as e:
         if a.json:
