@@ -14,6 +14,8 @@ import av
 from tools import mpy
 from tools.sim.board import Board, Options
 
+from .rtsp_support import free_port  # noqa: F401 (re-exported for the app tests)
+
 SHIPPED = json.loads((mpy.ROOT / "config.json").read_text())
 PASSWORD = "test-Pa55word"
 
@@ -28,15 +30,6 @@ def config(changes=None, wifi="testnet"):
     for section, values in (changes or {}).items():
         cfg.setdefault(section, {}).update(values)
     return cfg
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @contextlib.contextmanager

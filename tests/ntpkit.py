@@ -1,13 +1,14 @@
 """NTP servers for the time tests, on loopback only: a real chrony, and a small hostile one."""
 import contextlib
 import os
-import shutil
 import socket
 import struct
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from tools.sim import storage
 
 NTP_DELTA = 2208988800
 
@@ -20,13 +21,6 @@ def free_udp_port():
     return port
 
 
-def chronyd_path():
-    for p in (shutil.which("chronyd"), "/usr/sbin/chronyd", "/sbin/chronyd"):
-        if p and os.path.exists(p):
-            return p
-    return None
-
-
 @contextlib.contextmanager
 def chrony(workdir, port):
     """A real chronyd serving the local clock on 127.0.0.1:port (stratum 8)."""
@@ -36,7 +30,7 @@ def chrony(workdir, port):
     conf.write_text(
         "port %d\nbindaddress 127.0.0.1\nlocal stratum 8\nallow 127.0.0.1\ncmdport 0\n"
         "bindcmdaddress /\ndriftfile %s\npidfile %s\n" % (port, workdir / "drift", workdir / "chronyd.pid"))
-    args = [chronyd_path(), "-d", "-x", "-f", str(conf)]
+    args = [storage.tool("chronyd"), "-d", "-x", "-f", str(conf)]
     if os.geteuid() != 0:
         args.insert(2, "-U")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

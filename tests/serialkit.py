@@ -1,5 +1,6 @@
 """Helpers for host tests that talk to the emulated camera over its serial port (a pty)."""
 import contextlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,13 @@ print("app running")
 while True:
     time.sleep_ms(50)
 """
+
+
+def mip_index(index):
+    """A local micropython-lib style package index with one package, tinypkg (VALUE = 42)."""
+    (index / "package" / "6" / "tinypkg").mkdir(parents=True)
+    (index / "file" / "ab").mkdir(parents=True)
+    (index / "file" / "ab" / "abcdef12").write_text("VALUE = 42\n")
+    (index / "package" / "6" / "tinypkg" / "latest.json").write_text(
+        json.dumps({"hashes": [["tinypkg.py", "abcdef12"]], "version": "1.0"}))
+    return index

@@ -1,6 +1,5 @@
 """Starts every time: the real app on the emulator with real FAT images, faulty SD cards on
 each firmware layout, broken configs, crashes, hangs, and a start from OpenMV IDE."""
-import json
 import subprocess
 import time
 
@@ -34,7 +33,7 @@ def test_sd_fault_runs_from_flash_with_sd_error_pattern(tmp_path, fw, fault):
         _no_crash(b)
     log = appkit.log_text(b, "flash")
     assert "card" in log and ("not used" in log or "failed" in log or "removed" in log), log
-    fsck = subprocess.run([storage._tool("fsck.fat"), "-n", str(b.flash_image)],
+    fsck = subprocess.run([storage.tool("fsck.fat"), "-n", str(b.flash_image)],
                           capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stdout
 
@@ -53,7 +52,7 @@ def test_healthy_card_keeps_stills_and_logs_and_stays_clean(tmp_path):
     assert stills, storage.list_dir(b.sd_image, "/", recursive=True)
     assert "streaming at" in appkit.log_text(b, "sd")
     for image in (b.sd_image, b.flash_image):
-        fsck = subprocess.run([storage._tool("fsck.fat"), "-n", str(image)], capture_output=True,
+        fsck = subprocess.run([storage.tool("fsck.fat"), "-n", str(image)], capture_output=True,
                               text=True)
         assert fsck.returncode == 0, fsck.stdout
 

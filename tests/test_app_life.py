@@ -1,38 +1,20 @@
 """The camera loop over time on the emulator: NTP (a real chrony and hostile servers), stills
 on the card, deep sleep when nobody watches, a WiFi drop, and a long soak with a viewer."""
-import calendar
-import io
 import re
 import time
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from tools import probe
 from tools.sim import storage
 from tools.sim.board import RTC_LOST
 
 from . import appkit, ntpkit
-from .test_sim_camera import board as camera_bus, run as run_on_bus
-
-UNSYNCED_SCRIPT = """
-import image, overlay
-img = image.Image(1280, 720, image.RGB565)
-img.draw_rectangle((0, 0, 1280, 720), color=(255, 255, 255), fill=True)
-overlay.Overlay(%s, clock=lambda: None).draw(img)
-img.save("unsynced.bmp")
-"""
-
+from .camkit import ink_mismatch, overlay_references, overlay_region
 
 def shows_unsynced(tmp_path, frame, overlay_cfg):
-    import json
-    with camera_bus() as (_, srv):
-        run_on_bus(srv, UNSYNCED_SCRIPT % json.dumps(overlay_cfg), tmp_path)
-    ref = np.asarray(Image.open(tmp_path / "unsynced.bmp").convert("RGB"))
-    ys, xs = np.nonzero(np.any(ref != 255, axis=2))
-    region = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-    return ((frame[region].mean(axis=2) > 128) != (ref[region].mean(axis=2) > 128)).mean() < 0.01
+    ref = overlay_references(tmp_path, overlay_cfg, [None])[0]
+    return ink_mismatch(frame, ref, overlay_region(ref)) < 0.01
 
 
 def test_real_ntp_server_sets_the_rtc(tmp_path):

@@ -15,7 +15,7 @@ from tools import deploy
 from tools.appfiles import ROOT
 from tools.sim import storage
 
-from .serialkit import FOREVER_MAIN, serial_board
+from .serialkit import FOREVER_MAIN, mip_index, serial_board
 from .simkit import make_app
 
 # The camera's first app: it leaves user data on its drive (a still, a log), then runs on.
@@ -141,12 +141,7 @@ def test_secrets_reach_the_camera_but_no_output(tmp_path):
 
 
 def test_missing_package_is_installed_once_with_mip(tmp_path, monkeypatch):
-    index = tmp_path / "index"
-    (index / "package" / "6" / "tinypkg").mkdir(parents=True)
-    (index / "file" / "ab").mkdir(parents=True)
-    (index / "file" / "ab" / "abcdef12").write_text("VALUE = 42\n")
-    (index / "package" / "6" / "tinypkg" / "latest.json").write_text(
-        json.dumps({"hashes": [["tinypkg.py", "abcdef12"]], "version": "1.0"}))
+    index = mip_index(tmp_path / "index")
     needs = (("logging", "logging"), ("tinypkg", "tinypkg"))
     monkeypatch.setenv("T_WIFI_PW", "wifi-Secret-8841")
     argvs = []

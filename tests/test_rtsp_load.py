@@ -2,7 +2,6 @@
 while a viewer keeps receiving, and many connect/play/disconnect cycles (no leak)."""
 import random
 import socket
-import struct
 import threading
 import time
 

@@ -1,6 +1,5 @@
 """The emulated camera's USB serial port: the real mpremote (and a terminal) talk to the
 MicroPython REPL on a pty, as they do to the camera."""
-import json
 import os
 import re
 import signal
@@ -13,7 +12,7 @@ import serial
 
 from tools.sim import storage
 
-from .serialkit import FOREVER_MAIN, drive, mpremote, serial_board
+from .serialkit import FOREVER_MAIN, drive, mip_index, mpremote, serial_board
 from .simkit import make_app
 
 BOOT = 'print("boot.py ran")\n'
@@ -94,12 +93,7 @@ def test_terminal_friendly_repl_ctrl_c_and_ctrl_d(tmp_path):
 
 
 def test_mip_installs_from_a_local_index(tmp_path):
-    index = tmp_path / "index"
-    (index / "package" / "6" / "tinypkg").mkdir(parents=True)
-    (index / "file" / "ab").mkdir(parents=True)
-    (index / "file" / "ab" / "abcdef12").write_text("VALUE = 42\n")
-    (index / "package" / "6" / "tinypkg" / "latest.json").write_text(
-        json.dumps({"hashes": [["tinypkg.py", "abcdef12"]], "version": "1.0"}))
+    index = mip_index(tmp_path / "index")
     app = make_app(tmp_path / "app", main=FOREVER_MAIN)
     with serial_board(app, tmp_path / "run") as b:
         r = mpremote(b.serial.path, "mip", "install", "--index", str(index),

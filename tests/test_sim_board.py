@@ -273,7 +273,7 @@ def test_images_persist_and_stay_clean(tmp_path):
         assert b.wait_console("RESULT 2")
         image = b.sd_image
     assert storage.read_file(image, "count.txt") == b"2"
-    fsck = subprocess.run([storage._tool("fsck.fat"), "-n", str(image)], capture_output=True, text=True)
+    fsck = subprocess.run([storage.tool("fsck.fat"), "-n", str(image)], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stdout
 
 

@@ -4,12 +4,9 @@ Each test starts a BusServer with only the camera's handlers, runs a short Micro
 script (tools/sim/device on its path) and checks what the script saw against what the
 model produced (CameraModel.history).
 """
-import contextlib
 import hashlib
 import io
-import json
 import re
-import textwrap
 import time
 
 import numpy as np
@@ -19,52 +16,9 @@ from PIL import Image
 from tools import mpy
 from tools.sim import camera as cammod
 from tools.sim import frames
-from tools.sim.bus import BusServer
 from tools.sim.camera import CameraModel, FB_POOL_BYTES
 
-FW45, FW48, FW50 = (4, 5, 9), (4, 8, 1), (5, 0, 0)
-
-PRELUDE = """
-import json
-def R(key, val):
-    print("R", json.dumps([key, val]))
-def err(fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-        return None
-    except Exception as e:
-        return [type(e).__name__, str(e)]
-def sha(b):
-    import hashlib, binascii
-    return binascii.hexlify(hashlib.sha256(bytes(b)).digest()).decode()
-"""
-
-
-@contextlib.contextmanager
-def board(firmware=FW50, **kw):
-    cam = CameraModel(firmware=firmware, **kw)
-    srv = BusServer(cam.handlers())
-    try:
-        yield cam, srv
-    finally:
-        srv.close()
-        cam.close()
-
-
-def run(srv, code, tmp_path, timeout=60):
-    """Run code in MicroPython on the camera's bus; returns {key: value} of its R() lines."""
-    script = tmp_path / "script.py"
-    script.write_text(PRELUDE + textwrap.dedent(code))
-    proc = mpy.run(script, [mpy.DEVICE, mpy.LIB], heap=str(8 * 1024 * 1024 + FB_POOL_BYTES),
-                   timeout=timeout, extra_env={"SIM_BUS": "127.0.0.1:%d" % srv.port},
-                   cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("R "):
-            key, val = json.loads(line[2:])
-            out[key] = val
-    return out
+from .camkit import FW45, FW48, FW50, board, run  # noqa: F401
 
 
 def segments(data):

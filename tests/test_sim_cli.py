@@ -1,5 +1,4 @@
 """`python -m tools.sim`: what a user sees when starting the emulated camera."""
-import os
 import signal
 import subprocess
 import sys

@@ -63,7 +63,7 @@ def make_image(image, size, files, label="OPENMV"):
     with open(image, "wb") as f:
         f.truncate(size)                 # sparse: only what is written takes disk space
         write_mbr(f, START, count)
-    mkfs = storage._tool("mkfs.fat")
+    mkfs = storage.tool("mkfs.fat")
     r = subprocess.run([mkfs, "-F", "32", "-S", str(SECTOR), "-n", label[:11].upper(),
                         "--offset", str(START), "-h", str(START), str(image),
                         str(count * SECTOR // 1024)], capture_output=True, text=True)

@@ -6,10 +6,8 @@ process for power-on, resets, watchdog bites and deep-sleep wakes. Every board e
 recorded (and printed one line each when `echo` is on) so tests and users can follow it.
 """
 import json
-import os
 import struct
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from tools.appfiles import app_files
 
 from . import storage, wifi
 from .bus import BusServer
+from .camera import FB_POOL_BYTES, CameraModel
 
 PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5
 CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", SOFT_RESET: "soft"}
@@ -75,12 +74,12 @@ class Board:
         self._reader = None
         self._sd_remove_at = None
         self.wifi = wifi.AccessPoint(self.emit, fault=self.opt.wifi_fault)
-        self.camera = self._make_camera()
+        self.camera = CameraModel(firmware=self.firmware, source=self.opt.source,
+                                  fps=self.opt.fps, emit=self.emit)
         self._prepare_storage()
         handlers = self._handlers()
         handlers.update(self.wifi.handlers())
-        if self.camera is not None:
-            handlers.update(self.camera.handlers())
+        handlers.update(self.camera.handlers())
         # USB serial port (REPL on a pty): tools/sim/serial.py
         self.serial = None
         if self.opt.serial:
@@ -315,7 +314,7 @@ class Board:
         if self.opt.ntp_port:
             env["SIM_NTP_PORT"] = str(self.opt.ntp_port)
         env.update(self.opt.extra_env)
-        heap = HEAP_BYTES + (getattr(self.camera, "FB_POOL_BYTES", 0) or 0)
+        heap = HEAP_BYTES + FB_POOL_BYTES          # frame buffers sit outside the app's heap
         cmd = [mpy.binary(), "-X", "heapsize=%d" % heap, str(mpy.DEVICE / "_sim_boot.py")]
         self.proc = subprocess.Popen(cmd, env=mpy.env([mpy.DEVICE], env), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -380,20 +379,10 @@ class Board:
         self.bus.close()
         if self.serial:
             self.serial.close()
-        if self.camera is not None and hasattr(self.camera, "close"):
-            self.camera.close()
+        self.camera.close()
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
-
-    # -- camera ---------------------------------------------------------------------------
-    def _make_camera(self):
-        try:
-            from .camera import CameraModel
-        except ImportError:
-            return None
-        return CameraModel(firmware=self.firmware, source=self.opt.source, fps=self.opt.fps,
-                           emit=self.emit)

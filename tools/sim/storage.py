@@ -27,12 +27,13 @@ FAULTS = ("none", "no_card", "unformatted", "read_errors", "write_errors", "read
           "removed", "bad_data")
 
 
-def _tool(name):
-    for d in ("", "/usr/sbin/", "/sbin/"):
-        p = shutil.which(name) if not d else (d + name if os.path.exists(d + name) else None)
-        if p:
+def tool(name):
+    """Path of a system tool (mkfs.fat, mtools, fsck.fat, chronyd...), also in the sbin
+    folders a non-root PATH lacks."""
+    for p in (shutil.which(name), "/usr/sbin/" + name, "/sbin/" + name):
+        if p and os.path.exists(p):
             return p
-    raise FileNotFoundError(name + " not found: install dosfstools/mtools (make setup)")
+    raise FileNotFoundError(name + " not found: run `make setup` (tools/setup_system.sh)")
 
 
 def make_fat_image(path, size_mb, files=(), fat32=True, label="OPENMV"):
@@ -40,7 +41,7 @@ def make_fat_image(path, size_mb, files=(), fat32=True, label="OPENMV"):
     path = Path(path)
     if path.exists():
         path.unlink()
-    args = [_tool("mkfs.fat"), "-C", "-n", label]
+    args = [tool("mkfs.fat"), "-C", "-n", label]
     if fat32:
         args += ["-F", "32"]
     subprocess.run(args + [str(path), str(size_mb * 1024)], check=True, capture_output=True)
@@ -55,7 +56,7 @@ def copy_into(image, src, dst):
     parent = os.path.dirname(dst.rstrip("/"))
     if parent not in ("", "/"):
         mkdirs(image, parent)
-    args = [_tool("mcopy"), "-o", "-i", str(image)]
+    args = [tool("mcopy"), "-o", "-i", str(image)]
     if src.is_dir():
         args.append("-s")
     subprocess.run(args + [str(src), "::" + dst], check=True, capture_output=True)
@@ -65,18 +66,18 @@ def mkdirs(image, path):
     parts = [p for p in path.split("/") if p]
     for i in range(len(parts)):
         d = "/".join(parts[: i + 1])
-        subprocess.run([_tool("mmd"), "-D", "s", "-i", str(image), "::" + d], capture_output=True)
+        subprocess.run([tool("mmd"), "-D", "s", "-i", str(image), "::" + d], capture_output=True)
 
 
 def read_file(image, path):
     """Read a file out of an image (mtools); None if it does not exist."""
-    r = subprocess.run([_tool("mtype"), "-i", str(image), "::" + path], capture_output=True)
+    r = subprocess.run([tool("mtype"), "-i", str(image), "::" + path], capture_output=True)
     return r.stdout if r.returncode == 0 else None
 
 
 def list_dir(image, path="/", recursive=False):
     """Names in an image folder (mtools)."""
-    args = [_tool("mdir"), "-b", "-i", str(image)]
+    args = [tool("mdir"), "-b", "-i", str(image)]
     if recursive:
         args.append("-/")
     r = subprocess.run(args + ["::" + path], capture_output=True, text=True)
@@ -88,7 +89,7 @@ def list_dir(image, path="/", recursive=False):
 def fill_up(image):
     """Leave (almost) no free space in the image's file system: the 'full' card."""
     free = None
-    df = subprocess.run([_tool("mdir"), "-i", str(image), "::"], capture_output=True, text=True)
+    df = subprocess.run([tool("mdir"), "-i", str(image), "::"], capture_output=True, text=True)
     for line in df.stdout.splitlines():
         if "bytes free" in line:
             free = int(line.split("bytes")[0].replace(" ", "").replace(",", ""))

@@ -29,7 +29,7 @@ def _send(name, payload, plen):
     _sock.write(_hdr)
     _sock.write(name)
     if plen:
-        _sock.write(payload, 0, plen) if not isinstance(payload, bytes) else _sock.write(payload)
+        _sock.write(payload, 0, plen)
 
 
 def _read_exact(buf, n):

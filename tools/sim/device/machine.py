@@ -29,20 +29,17 @@ def reset_cause():
 
 
 def reset():
-    _flush_files()
     _bus.call("reset")
     _halt()
 
 
 def soft_reset():
-    _flush_files()
     _bus.call("soft_reset")
     _halt()
 
 
 def deepsleep(ms=0):
     # The RT1062 arms its wake timer in whole seconds; < 1 s arms no timer (P11 only).
-    _flush_files()
     _bus.call("deepsleep", struct.pack("<i", int(ms)))
     _halt()
 
@@ -71,14 +68,9 @@ def enable_irq(state=0):
     pass
 
 
-def _flush_files():
-    # On the board the 3.3 V rail drops at once; whatever the app did not flush is lost.
-    # The emulator loses it too, because the host kills the process right after this call.
-    pass
-
-
 def _halt():
-    # The host ends this process; never return into the app meanwhile. If the host itself
+    # The host ends this process (the 3.3 V rail drops at once: what the app did not flush is
+    # lost, as on the board); never return into the app meanwhile. If the host itself
     # is gone (killed hard), nobody will: end here rather than sleep forever.
     import sys
     while True:

@@ -32,46 +32,34 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "September", "October", "November", "December")
 
 
+# directive -> (tuple index, format); names are looked up in the tables above
+_NUMERIC = {"Y": (0, "%04d"), "m": (1, "%02d"), "d": (2, "%02d"), "H": (3, "%02d"),
+            "M": (4, "%02d"), "S": (5, "%02d"), "j": (7, "%03d")}
+
+
+def _directive(d, t):
+    if d in _NUMERIC:
+        i, f = _NUMERIC[d]
+        return f % t[i]
+    if d == "y":
+        return "%02d" % (t[0] % 100)
+    if d in "aA":
+        return _DAYS[t[6]] if d == "A" else _DAYS[t[6]][:3]
+    if d in "bB":
+        return _MONTHS[t[1] - 1] if d == "B" else _MONTHS[t[1] - 1][:3]
+    return "%" if d == "%" else "%" + d
+
+
 def strftime(fmt, t=None):
     if t is None:
         t = localtime()
     out = []
     i = 0
-    n = len(fmt)
-    while i < n:
-        c = fmt[i]
-        if c != "%" or i + 1 == n:
-            out.append(c)
-            i += 1
-            continue
-        d = fmt[i + 1]
-        i += 2
-        if d == "Y":
-            out.append("%04d" % t[0])
-        elif d == "m":
-            out.append("%02d" % t[1])
-        elif d == "d":
-            out.append("%02d" % t[2])
-        elif d == "H":
-            out.append("%02d" % t[3])
-        elif d == "M":
-            out.append("%02d" % t[4])
-        elif d == "S":
-            out.append("%02d" % t[5])
-        elif d == "y":
-            out.append("%02d" % (t[0] % 100))
-        elif d == "j":
-            out.append("%03d" % t[7])
-        elif d == "a":
-            out.append(_DAYS[t[6]][:3])
-        elif d == "A":
-            out.append(_DAYS[t[6]])
-        elif d == "b":
-            out.append(_MONTHS[t[1] - 1][:3])
-        elif d == "B":
-            out.append(_MONTHS[t[1] - 1])
-        elif d == "%":
-            out.append("%")
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            out.append(_directive(fmt[i + 1], t))
+            i += 2
         else:
-            out.append("%" + d)
+            out.append(fmt[i])
+            i += 1
     return "".join(out)
