@@ -1,8 +1,9 @@
 """python -m tools.sim: run the camera application on an emulated OpenMV Cam RT1062.
 
-Prints the stream URL on a line beginning rtsp:// and every board event on a line of its
-own (LED changes, resets and their cause, deep sleep, watchdog, storage and WiFi faults).
-Ctrl-C stops it.
+Prints the stream URL on a line beginning rtsp://, the app's console, and every board event
+on a line of its own (resets and their cause, deep sleep, watchdog, storage and WiFi faults);
+the LED as the pattern it shows, once per change (--trace: every switching). Once the camera
+is ready, a short banner repeats the URL. Ctrl-C stops it.
 """
 import argparse
 import re
@@ -12,6 +13,7 @@ import threading
 from pathlib import Path
 
 from . import storage, wifi
+from .console import Console
 from .board import FIRMWARES, Board, Options
 
 
@@ -44,6 +46,8 @@ def parse_args(argv=None):
                    "pseudo-terminal; its path is printed on a line 'serial: /dev/pts/N'")
     p.add_argument("--workdir", type=Path, default=Path("run"),
                    help="folder for the flash and SD images (default ./run)")
+    p.add_argument("--trace", action="store_true",
+                   help="print every board event (each LED switching) instead of LED patterns")
     a = p.parse_args(argv)
     if a.sd_fault not in storage.FAULTS and not re.fullmatch(r"removed@\d+(\.\d+)?", a.sd_fault):
         p.error("--sd-fault must be one of %s, or removed@SECONDS" % ", ".join(storage.FAULTS))
@@ -74,6 +78,8 @@ def main(argv=None):
                   wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
                   time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
                   workdir=a.workdir, serial=a.serial)
+    console = Console(trace=a.trace)
+    opt.printer = console
     board = Board(opt)
     if board.serial:
         print("serial: " + board.serial.path, flush=True)
@@ -90,7 +96,8 @@ def main(argv=None):
             for line in lines:
                 url = stream_url(line, a.port)
                 if url:
-                    print(url, flush=True)
+                    console.add_url(url)
+            console.tick()
             if board._thread and not board._thread.is_alive():
                 break
     finally:

@@ -48,6 +48,8 @@ class Options:
     rtc: str = "lost"              # "lost" (reads 2013 like after a power loss) or "host"
     run_boot_py: bool = True       # False: main.py starts without boot.py, as from OpenMV IDE
     echo: bool = True
+    printer: object = None         # callable(kind, text) printing events (kind None: a console
+                                   # line) instead of echo's one line each: tools/sim/console.py
     serial: bool = False           # offer the USB serial REPL on a pty (tools/sim/serial.py)
     extra_env: dict = field(default_factory=dict)
 
@@ -94,7 +96,9 @@ class Board:
         with self.cond:
             self.events.append((time.monotonic(), kind, text))
             self.cond.notify_all()
-        if self.opt.echo:
+        if self.opt.printer:
+            self.opt.printer(kind, text)
+        elif self.opt.echo:
             print("board: %-8s %s" % (kind, text), flush=True)
 
     def wait_for(self, pred, timeout=10.0, start=0):
@@ -366,7 +370,9 @@ class Board:
             with self.cond:
                 self.console.append(line)
                 self.cond.notify_all()
-            if self.opt.echo:
+            if self.opt.printer:
+                self.opt.printer(None, line)
+            elif self.opt.echo:
                 print(line, flush=True)
 
     def stop(self):
