@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# Most tests wait on emulated boots, timers and sockets, not the CPU: two workers per core.
+JOBS   ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -15,13 +17,19 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
+	rm -rf *.egg-info
 	touch $(STAMP)
 
 run: setup
 	$(VENV)/bin/python -m tools.sim $(ARGS)
 
+# every test, in parallel; the 15 slowest are listed at the end
 test: setup
-	$(VENV)/bin/python -m pytest $(ARGS)
+	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)
+
+# the inner loop (under a minute): the MicroPython-side unit tests and the quick host tests
+test-fast: setup
+	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadgroup -m quick $(ARGS)
 
 bench: setup
 	$(VENV)/bin/python -m tools.bench $(ARGS)

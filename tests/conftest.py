@@ -65,6 +65,12 @@ class MicroPythonModule(pytest.File):
 
 
 class MicroPythonTest(pytest.Item):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.add_marker(pytest.mark.quick)
+        # one worker runs the whole module: its MicroPython process runs once for all items
+        self.add_marker(pytest.mark.xdist_group(self.parent.path.stem))
+
     def runtest(self):
         results = self.parent.run_once()
         if self.name not in results:
@@ -84,6 +90,12 @@ class MicroPythonTest(pytest.Item):
 
 class MicroPythonFailure(Exception):
     pass
+
+
+def pytest_collection_modifyitems(items):
+    """Long tests first: with parallel workers the run then ends when the long ones do, not
+    a minute after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -127,6 +127,7 @@ def test_wifi_drop_reconnects_and_a_viewer_can_watch_again(tmp_path):
     assert "link lost" in appkit.log_text(b, "sd")          # warnings reach the file at once
 
 
+@pytest.mark.long
 def test_soak_ten_thousand_frames_flat_heap(tmp_path):
     changes = {"logging": {"health_s": 5}, "camera": {"quality": 50}}
     with appkit.app(tmp_path, changes, fps=90) as (b, url):

@@ -10,6 +10,8 @@ import pytest
 
 from tools import mpy
 
+pytestmark = pytest.mark.quick
+
 ROOT = mpy.ROOT
 SCHEMA = json.loads((ROOT / "config.schema.json").read_text())
 SHIPPED = json.loads((ROOT / "config.json").read_text())

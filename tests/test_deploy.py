@@ -258,7 +258,6 @@ def stream_app(root):
     return app
 
 
-@pytest.mark.skipif(not (ROOT / "lib" / "rtspd" / "server.py").exists(), reason="no rtspd yet")
 @pytest.mark.parametrize("app_factory", [stream_app])
 def test_deployed_app_streams_what_the_camera_captured(tmp_path, app_factory):
     from tools import probe

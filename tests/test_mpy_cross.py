@@ -8,6 +8,8 @@ import pytest
 
 from tools import mpy
 
+pytestmark = pytest.mark.quick
+
 FILES = [mpy.ROOT / "main.py", mpy.ROOT / "boot.py"] + sorted(mpy.LIB.rglob("*.py"))
 
 

@@ -16,8 +16,6 @@ from tools import mpy
 from .rtsp_support import DRIVER, HOST, PASSWORD, free_port, free_udp_base, jpeg_scan, \
     make_frames
 
-pytestmark = pytest.mark.skipif(not DRIVER.exists(), reason="tools/rtsp_serve.py not there yet")
-
 
 class Server:
     """tools/rtsp_serve.py serving `frames_dir` (with any of its options), stopped on exit."""

@@ -15,7 +15,7 @@ import pytest
 from tools import mpy
 from tools.sim.console import Console, LedPatterns
 
-pytestmark = pytest.mark.quick
+from .rtsp_support import free_port
 
 _spec = importlib.util.spec_from_file_location("status_led_data", mpy.LIB / "status_led.py")
 LED = importlib.util.module_from_spec(_spec)
@@ -56,6 +56,7 @@ def lines_for(*phases):
     return out
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("state, errors, expected", [
     (LED.CONNECTING, (), "connecting to WiFi (blue blink, 3 per second)"),
     (LED.IDLE, (), "ready, waiting for a viewer (green flash every 2 s)"),
@@ -73,11 +74,13 @@ def test_each_pattern_is_named_once_as_the_readme_table_says(state, errors, expe
     assert out == [expected]
 
 
+@pytest.mark.quick
 def test_errors_only_mode_shows_just_the_code():
     out = lines_for((steps_for(LED.IDLE, (LED.ERR_WIFI,), mode="errors"), 30))
     assert out == ["WiFi failed (4 red blinks, pause)"]
 
 
+@pytest.mark.quick
 def test_a_change_of_pattern_is_printed_once_each():
     out = lines_for((steps_for(LED.CONNECTING), 5), (steps_for(LED.IDLE), 12),
                     (steps_for(LED.STREAMING), 10), (steps_for(LED.IDLE), 12),
@@ -89,6 +92,7 @@ def test_a_change_of_pattern_is_printed_once_each():
                    "ready, waiting for a viewer + SD card problem (green flash, then 2 red blinks)"]
 
 
+@pytest.mark.quick
 def test_banner_repeats_the_url_once_the_led_says_ready():
     out = []
     c = Console(out=out.append)
@@ -104,7 +108,7 @@ def test_banner_repeats_the_url_once_the_led_says_ready():
 
 def test_make_run_console_is_short_and_ends_with_the_banner(tmp_path):
     """The real emulator and app: a handful of lines, the URL banner, no blink-by-blink LED."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "tools.sim", "--port", str(port), "--workdir", str(tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=str(mpy.ROOT))
@@ -128,10 +132,3 @@ def test_make_run_console_is_short_and_ends_with_the_banner(tmp_path):
     assert "board: led      ready, waiting for a viewer (green flash every 2 s)" in text
     assert not re.search(r"board: led +green (on|off)", text)
     assert len(lines) < 40, text
-
-
-def _free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
