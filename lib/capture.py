@@ -4,12 +4,20 @@
 #   overlay        RGB565 frames the app can draw on, then encode() compresses them on the
 #                  CPU, in place in the frame buffer, with 4:2:2 or 4:2:0 subsampling. Never
 #                  the firmware's AUTO, which picks 4:4:4 from quality 60: RTP/JPEG (RFC 2435)
-#                  cannot carry 4:4:4.
+#                  cannot carry 4:4:4. Firmware up to 4.5.3 has no image.JPEG_SUBSAMPLING_*
+#                  (to_jpeg takes no subsampling): its encoder picks 4:2:0 up to quality 35,
+#                  4:2:2 up to 59 and 4:4:4 above, so there the quality is capped (59 for
+#                  "422", 35 for "420") and the log says why.
 #
-# Camera API: `csi` (firmware 4.8+, preferred when importable) or the legacy `sensor`
-# (older firmware), detected by import, not by version. The number of frame buffers is
-# left to the firmware (triple buffering when it fits): forcing double buffering would
-# only lose frames.
+# Everything is detected from what the firmware offers, never from its version:
+#   csi module with a CSI class (4.8+)   the camera object. CSI(stream=False) keeps the IDE
+#                                        preview from copying every frame (5.0+); 4.8's CSI()
+#                                        has no `stream` keyword (TypeError): plain CSI().
+#   no CSI class                         the legacy `sensor` module (on 4.6-4.7 `import csi`
+#                                        gives that same module under a second name).
+#   omv.disable_fb (up to 4.7)           called when present: the preview costs a copy.
+# The number of frame buffers is left to the firmware (triple buffering when it fits):
+# forcing double buffering would only lose frames.
 #
 # snapshot() never waits for the sensor:
 #   csi:    cam.snapshot(blocking=False) returns None while no new frame is ready.
@@ -69,16 +77,21 @@ class Camera:
         self._stall = self._opt(cfg, "stall_ms", lambda v: _int(v) and v >= 100)
         self._hmirror = bool(cfg.get("hmirror", False))
         self._vflip = bool(cfg.get("vflip", False))
-        self._csi_mod = (_import("csi") if csi is None else csi) or None
+        c = (_import("csi") if csi is None else csi) or None
+        self._csi_mod = c if c is not None and hasattr(c, "CSI") else None
         self._sensor = None
         if self._csi_mod is None:
-            self._sensor = (_import("sensor") if sensor is None else sensor) or None
+            self._sensor = (_import("sensor") if sensor is None else sensor) or c
         if self._csi_mod is None and self._sensor is None:
             raise RuntimeError("camera: neither csi nor sensor module is available")
         self.api = "csi" if self._csi_mod is not None else "sensor"
         self._image = image if image is not None else _import("image")
         self._omv = (_import("omv") if omv is None else omv) or None
-        self._sub = getattr(self._image, "JPEG_SUBSAMPLING_" + str(sub))
+        # None: this firmware's to_jpeg has no subsampling; the quality decides it (_cap)
+        self._sub = getattr(self._image, "JPEG_SUBSAMPLING_" + str(sub), None)
+        self.encode_quality = self.quality
+        if self.mode == "overlay" and self._sub is None:
+            self._cap(str(sub))
         self._cam = None
         self._ready_fn = None       # sensor.get_frame_available, when the firmware has it
         self._period = 1000 // self.fps if self.fps else 0
@@ -93,6 +106,18 @@ class Camera:
         self.width = 0
         self.height = 0
         self.started = False
+
+    def _cap(self, sub):
+        # RFC 2435 carries 4:2:2 and 4:2:0 only: keep the encoder's own choice below 4:4:4
+        top = 35 if sub == "420" else 59
+        if self.quality > top:
+            self.encode_quality = top
+        if self._log:
+            self._log.warning(
+                "camera: this firmware's JPEG encoder has no subsampling setting and uses "
+                "4:4:4 from quality 60, which RTP/JPEG cannot carry: overlay quality %d "
+                "(4:2:%d) instead of %d", self.encode_quality,
+                0 if self.encode_quality <= 35 else 2, self.quality)
 
     def _opt(self, cfg, key, check):
         v = cfg.get(key, DEFAULTS[key])
@@ -128,8 +153,11 @@ class Camera:
     def _configure_csi(self):
         c = self._csi_mod
         if self._cam is None:
-            # stream=False: the IDE preview would copy every frame (CPU and bandwidth)
-            self._cam = c.CSI(stream=False)
+            try:
+                # stream=False: the IDE preview would copy every frame (CPU and bandwidth)
+                self._cam = c.CSI(stream=False)
+            except TypeError:       # 4.8: CSI(cid, delays, fflush, fb_size), no stream
+                self._cam = c.CSI()
         cam = self._cam
         cam.reset()
         cam.pixformat(c.JPEG if self.mode == "hardware_jpeg" else c.RGB565)
@@ -188,7 +216,9 @@ class Camera:
         if not self.started:
             return None
         now = self._ticks()
-        if self._pace and time.ticks_diff(now, self._next) < 0:
+        # not before the next frame is due; a due time further ahead than one period is
+        # stale (no frame was asked for in 6+ days and the tick counter wrapped past it)
+        if self._pace and 0 < time.ticks_diff(self._next, now) <= self._pace:
             return None
         stalled = time.ticks_diff(now, self._last) >= self._stall
         try:
@@ -249,13 +279,19 @@ class Camera:
         if self.mode == "overlay":
             if self._encode_fn == 0:
                 try:
-                    img.to_jpeg(quality=self.quality, subsampling=self._sub)
+                    self._jpeg(img.to_jpeg)
                 except AttributeError:      # firmware before to_jpeg: compress() is in place
                     self._encode_fn = 1
-                    img.compress(quality=self.quality, subsampling=self._sub)
+                    self._jpeg(img.compress)
             else:
-                img.compress(quality=self.quality, subsampling=self._sub)
+                self._jpeg(img.compress)
         return img.bytearray(), img.size()
+
+    def _jpeg(self, fn):
+        if self._sub is None:
+            fn(quality=self.encode_quality)
+        else:
+            fn(quality=self.encode_quality, subsampling=self._sub)
 
     def close(self):
         """Power the sensor down (before deep sleep); errors are ignored."""

@@ -5,9 +5,25 @@
 # itself after a back-off that doubles with every crash in a row. After
 # recovery.safe_mode_after crashes in a row it starts in safe mode instead: no streaming work
 # that could be the cause, a distinct LED pattern, the reports kept; after
-# recovery.safe_mode_retry_min minutes, or when power-cycled, it tries once more. A watchdog
-# reset counts as a crash (a hang). The count lives in a small file on the internal flash, so
-# it survives a bad card; it is written only when it changes (flash wears out).
+# recovery.safe_mode_retry_min minutes, or when power-cycled, it tries once more. The count
+# lives in a small file on the internal flash, so it survives a bad card; it is written only
+# when it changes (flash wears out).
+#
+# Hangs: machine.reset_cause() cannot tell a watchdog reset once the board has been in deep
+# sleep (it reads 4, DEEPSLEEP_RESET, after the wake and after every later reset, until
+# power is removed). So the state file also says "running": set when the app starts (one
+# flash write, only when it changes) and cleared only when the app is stopped on purpose
+# (Ctrl-C, the IDE's stop). Every other end of a run is announced before it happens: our own
+# resets (crash back-off, safe-mode retry) set expect_reset, a deep sleep leaves its wake
+# marker (power.py; begin(slept=True)). A start that finds "running" set with neither was
+# not planned. Then the reset cause decides what can be told:
+#   PWRON_RESET (1)   the power was removed (that also clears the sticky flag): unplugged,
+#                     a flat battery. Not a crash.
+#   anything else     a hang ended by the watchdog (3, or 4 after a deep sleep), or a reset
+#                     from outside that did not stop the app first (the reset pin, or a soft
+#                     reset the firmware reports as 5). Counted as a hang: the worst case,
+#                     since a watchdog reset cannot be told from the others after a sleep.
+# Known limit: a hang inside machine.deepsleep() (after the marker was written) is not counted.
 import gc
 import io
 import os
@@ -16,11 +32,12 @@ import time
 import json
 import storage
 import applog
+import timeutil
 
 STATE_FILE = ".crashstate.json"
 REPORT = "crash.txt"
-PWRON_RESET = 1                # machine.PWRON_RESET on the RT1062 (also a deep-sleep wake)
-WDT_RESET = 3                  # machine.WDT_RESET
+PWRON_RESET = 1                # machine.PWRON_RESET: the power was removed
+WDT_RESET = 3                  # machine.WDT_RESET (only until the board first slept)
 
 
 class Watchdog:
@@ -77,6 +94,8 @@ class CrashGuard:
         self._state_path = storage.join(base, STATE_FILE) if base else None
         self.count = 0
         self._expect_reset = False
+        self._running = False          # the last run started and was not stopped on purpose
+        self.hang = None               # why this start counts as a hang (begin()), or None
         self._load()
         self._start = time.ticks_ms()
         self.safe_mode = False
@@ -88,13 +107,16 @@ class CrashGuard:
             st = json.loads(text) if text else {}
             self.count = int(st.get("count", 0))
             self._expect_reset = bool(st.get("expect_reset", False))
+            self._running = bool(st.get("running", False))
         except (ValueError, TypeError, AttributeError):
             self.count, self._expect_reset = 0, False    # a damaged file: start over
+            self._running = False
 
     def _save(self):
         if not self._state_path:
             return
-        text = json.dumps({"count": self.count, "expect_reset": self._expect_reset})
+        text = json.dumps({"count": self.count, "expect_reset": self._expect_reset,
+                           "running": self._running})
         if storage.read_file(self._state_path) == text:
             return
         try:
@@ -109,32 +131,48 @@ class CrashGuard:
             print(msg)
 
     # -- start-up ---------------------------------------------------------------------------
-    def begin(self):
-        """Call once at start-up: counts a watchdog reset as a crash, decides on safe mode.
-        Returns True when the camera must run in safe mode."""
+    def begin(self, slept=False):
+        """Call once at start-up: counts an unplanned end of the last run as a hang, decides
+        on safe mode. slept: the last run ended in a planned deep sleep (power.py found its
+        wake marker). Returns True when the camera must run in safe mode."""
         try:
             cause = self.machine.reset_cause()
         except Exception:
             cause = None
         if self._expect_reset:
-            self._expect_reset = False       # our own reset: not a hang, whatever it reports
-            self._save()
-        elif cause == WDT_RESET:
+            self._expect_reset = False   # our own reset: not a hang, whatever it reports
+        elif cause == PWRON_RESET:
+            if self.count >= self.cfg["safe_mode_after"]:
+                # safe mode never sleeps, so this power-on is someone unplugging the camera:
+                # the usual way to say "try again" (one crash more brings safe mode back)
+                self.count = self.cfg["safe_mode_after"] - 1
+                self._say("power-cycled in safe mode: trying once more")
+        elif self._running and not slept:
             self.count += 1
-            self._report("the watchdog reset the camera: the main loop hung for %d s or more"
-                         % (self.wdt.timeout_ms // 1000))
-            self._save()
-        elif cause == PWRON_RESET and self.count >= self.cfg["safe_mode_after"]:
-            # safe mode never sleeps, so this power-on is someone unplugging the camera:
-            # the usual way to say "try again" (one crash more brings safe mode back)
-            self.count = self.cfg["safe_mode_after"] - 1
-            self._save()
-            self._say("power-cycled in safe mode: trying once more")
+            self.hang = self._hang_text(cause)
+            self._report(self.hang)
+        self._running = True
+        self._save()                     # writes only what changed
         self.safe_mode = self.count >= self.cfg["safe_mode_after"]
         if self.count:
             self._say("%d crash(es) in a row before this start%s" % (
                 self.count, "; entering safe mode" if self.safe_mode else ""))
         return self.safe_mode
+
+    def _hang_text(self, cause):
+        if self.wdt.enabled:
+            how = ("the main loop hung for %d s or more and the watchdog reset the camera, or "
+                   "it was reset from outside" % (self.wdt.timeout_ms // 1000))
+        else:
+            how = "it was reset from outside (the watchdog is off)"
+        return "the last run ended without a planned reset or sleep (reset cause %s): %s" % (
+            cause, how)
+
+    def stopped(self):
+        """The app is being stopped on purpose (Ctrl-C, the IDE): the next start is no hang."""
+        if self._running:
+            self._running = False
+            self._save()
 
     def stable(self, now_ms=None):
         """From the main loop: after recovery.stable_after_s of running, the crash series is
@@ -214,6 +252,7 @@ class CrashGuard:
         try:
             app()
         except KeyboardInterrupt:
+            self.stopped()
             raise
         except Exception as e:
             self.restart(self.crashed(e), led)
@@ -230,9 +269,14 @@ class CrashGuard:
         if led is not None:
             import status_led
             led.set_state(status_led.SAFE_MODE)
-        start = time.ticks_ms()
-        while not mins or time.ticks_diff(time.ticks_ms(), start) < mins * 60000:
-            self.wdt.sleep_ms(200, led)
+        # up to a week: longer than ticks_diff() can measure (6.2 days), so a Deadline
+        retry = timeutil.Deadline(mins * 60000, time.ticks_ms)
+        try:
+            while not mins or not retry.passed():
+                self.wdt.sleep_ms(200, led)
+        except KeyboardInterrupt:
+            self.stopped()
+            raise
         # one more try: another crash brings safe mode straight back
         self.count = self.cfg["safe_mode_after"] - 1
         self._expect_reset = True

@@ -32,6 +32,12 @@ class App:
         self.wdt = crashguard.Watchdog(self.cfg)
         self.guard = crashguard.CrashGuard(self.cfg, self.decision.get("flash"), self.store,
                                            self.log, machine, self.wdt)
+        # before the crash guard starts: whether the last run ended in a planned deep sleep
+        # (its wake marker) is part of telling a hang from a wake
+        import power
+        self.power = power.Power(self.cfg["power"], self.log,
+                                 marker_path=storage.join(self.store.flash or self.store.root,
+                                                          "wake.marker"))
 
     def _report_start(self):
         log = self.log
@@ -47,7 +53,7 @@ class App:
         self.led.set_error(status_led.ERR_CONFIG, bool(self.cfg_errors))
 
     def run(self):
-        if self.guard.begin():
+        if self.guard.begin(slept=self.power.marker_found):
             self.guard.safe_loop(self.led)          # does not return
         self.wdt.start()
         self.guard.run(self._serve, self.led)
@@ -62,7 +68,6 @@ class Camera:
 
     def __init__(self, app):
         import capture
-        import power
         import still_images
         import timesync
         import wifi
@@ -70,9 +75,7 @@ class Camera:
         cfg = app.cfg
         self.log = app.log
         self.led = app.led
-        self.power = power.Power(cfg["power"], self.log,
-                                 marker_path=storage.join(app.store.flash or app.store.root,
-                                                          "wake.marker"))
+        self.power = app.power
         self.time = timesync.TimeSync(cfg["time"], self.log, woke=self.power.woke,
                                       slept_at=self.power.slept_at)
         self.wifi = wifi.WiFi(cfg["wifi"], self.log)

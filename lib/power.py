@@ -16,10 +16,19 @@
 # board, and the app cannot disarm it (wake_on_p11 only documents the wiring; leave P11
 # pulled low when nothing is connected, or noise may wake the camera).
 #
-# Why a marker: the RT1062 reports a deep-sleep wake as PWRON_RESET, the same as plugging
-# it in. The marker (written just before sleeping, read and removed at the next boot) says
-# "this power-on is a wake", and holds the RTC time at sleep so timesync can check that
-# the RTC kept counting (it reads 2013 after a real power loss).
+# Why a marker: machine.reset_cause() cannot say "woke from deep sleep". It returns 4
+# (DEEPSLEEP_RESET, a number the firmware does not even export) whenever the SRC user-reset
+# flag is set, and that flag stays set until power is removed: after a wake, and after every
+# later watchdog or soft reset too. So the reset cause is not read at all. The marker
+# (written just before sleeping, read and removed at the next boot) holds the RTC time at
+# sleep and the planned duration, and a start is a wake only when the RTC agrees: not
+# earlier than the sleep (the RTC restarts from 2013 after a power loss) and, with a timer,
+# not later than the planned wake plus WAKE_SLACK_S (a marker left by a sleep that ended
+# long ago, or never happened, is not this start's wake). A P11 wake may come any time in
+# between. marker_found says the previous run ended in a planned sleep (crashguard: not a
+# hang) whether or not this start is that wake.
+# Known limit: a sleep that hangs inside machine.deepsleep() until the watchdog resets the
+# board looks like an early P11 wake (RTC consistent, marker present).
 # deep_sleep=false turns all of this off (mains-powered cameras).
 import time
 
@@ -32,6 +41,7 @@ DEFAULTS = {
     "sleep_duration_s": 600,
 }
 MARKER = "wake.marker"
+WAKE_SLACK_S = 120      # wake timer to this check: boot.py's SD check, imports, start-up
 
 
 class Power:
@@ -45,7 +55,7 @@ class Power:
         self._machine = machine if machine is not None else __import__("machine")
         self._os = os_mod if os_mod is not None else __import__("os")
         self._ticks = ticks_ms or time.ticks_ms
-        self._rtc_now = rtc_now or time.time
+        self._rtc_now = rtc_now or _rtc_now
         self.marker = marker_path
         self.enabled = bool(cfg.get("deep_sleep", DEFAULTS["deep_sleep"]))
         self.grace_ms = _secs(cfg, "grace_period_s", 1, 86400, log) * 1000
@@ -57,6 +67,7 @@ class Power:
         self.sleep_s = _secs(cfg, "sleep_duration_s", 0, 86400, log)
         self._cleanups = []
         self.viewers_now = 0
+        self.marker_found = False   # a marker was there: the last run ended in a planned sleep
         self.woke, self.slept_at = self._read_marker()
         window = self.awake_ms if self.woke else self.boot_ms
         # deadline None = no sleep planned (someone is watching, or waiting for a first one)
@@ -72,29 +83,43 @@ class Power:
                 text = f.read(100)
         except OSError:
             return False, None
+        self.marker_found = True
         try:
             self._os.remove(self.marker)
         except OSError as e:
             self._say("warning", "power: wake marker not removed: %s", e)
-        m = self._machine
-        cause = m.reset_cause() if hasattr(m, "reset_cause") else None
-        wakes = (getattr(m, "PWRON_RESET", None), getattr(m, "DEEPSLEEP_RESET", None))
-        if cause is not None and cause not in wakes:
-            # e.g. the IDE or a watchdog reset the board after a sleep that never happened
-            return False, None
-        slept_at = None
+        fields = {}
         for part in text.split():
-            if part.startswith("slept_at="):
-                try:
-                    slept_at = int(part[9:])
-                except ValueError:
-                    pass
+            k, _, v = part.partition("=")
+            try:
+                fields[k] = int(v)
+            except ValueError:
+                pass
+        slept_at = fields.get("slept_at")
+        why = self._not_a_wake(slept_at, fields.get("sleep_ms", 0))
+        if why:
+            self._say("info", "power: not a wake from deep sleep (%s)", why)
+            return False, None
         return True, slept_at
+
+    def _not_a_wake(self, slept_at, sleep_ms):
+        """Why the RTC says this start is not the wake the marker planned ("" if it is)."""
+        if slept_at is None:
+            return "damaged wake marker"
+        try:
+            now = int(self._rtc_now())
+        except Exception as e:
+            return "RTC unreadable: %r" % (e,)
+        if now < slept_at:
+            return "the RTC is earlier than the sleep: power was lost"
+        if sleep_ms > 0 and now - slept_at > sleep_ms // 1000 + WAKE_SLACK_S:
+            return "the planned wake was %d s ago" % (now - slept_at - sleep_ms // 1000)
+        return ""
 
     def _write_marker(self, ms):
         try:
             with open(self.marker, "w") as f:
-                f.write("slept_at=%d sleep_ms=%d\n" % (self._rtc_now(), ms))
+                f.write("slept_at=%d sleep_ms=%d\n" % (int(self._rtc_now()), ms))
             sync = getattr(self._os, "sync", None)
             if sync:
                 sync()
@@ -168,6 +193,10 @@ class Power:
     def _say(self, level, msg, *args):
         if self._log:
             getattr(self._log, level)(msg, *args)
+
+
+def _rtc_now():
+    return int(time.time())       # whole seconds: an epoch time in a float is only exact to 128 s
 
 
 def _secs(cfg, key, lo, hi, log):

@@ -14,6 +14,10 @@
 #     than picking one. Known limit: with a single server configured and no trusted RTC, a
 #     server that lies consistently (same wrong time every time, inside the year window)
 #     cannot be told from a good one.
+# Every check is integer arithmetic on the seconds (lib/timeutil.py): time.gmtime() raises
+# OverflowError from 2**31 on firmware 4.5.6-4.7, and the garbage above lands there, so no
+# answer reaches gmtime() before it passed the window; times past 2038-01-17 are refused on
+# every firmware.
 # Trust survives deep sleep: the RTC keeps running, so after a wake (power.py's marker) an
 # RTC reading inside the year window, not earlier than when it went to sleep, is trusted
 # at once and the camera need not wait for the network.
@@ -27,8 +31,10 @@
 #     lookup ever runs in the middle of a stream. Worst case a viewer sees one ~0.3 s
 #     hiccup per sync_interval_s. Failures back off (retry_min_s doubling to retry_max_s).
 import time
+import timeutil
 
-_ERA_ZERO = (2036, 2, 7, 6, 28, 16)     # ntptime's reading of a zero transmit timestamp
+# ntptime's reading of a zero transmit timestamp: 2**32 NTP seconds, 2036-02-07 06:28:16 UTC
+_ERA_ZERO = 2 ** 32 - 2208988800 - timeutil.EPOCH_DAYS * 86400
 _AGREE_S = 2                            # answers are whole seconds; allow rounding + RTT
 _CONFIRM_AFTER_MS = 1000               # a first plausible answer is checked this soon
 _ANSWER_TTL_MS = 600000                 # unconfirmed answers older than 10 min are forgotten
@@ -53,7 +59,6 @@ DEFAULTS = {
     "dst": "none",
 }
 DST_RULES = ("none", "eu", "us")
-_MAX_INTERVAL_S = 5 * 86400     # ticks_diff() is only valid up to ~6.2 days
 
 
 class SystemRtc:
@@ -65,10 +70,12 @@ class SystemRtc:
         self._rtc = machine.RTC()
 
     def now(self):
-        return int(time.time())
+        return timeutil.rtc_now()
 
     def set(self, secs):
-        t = time.gmtime(secs)
+        t = timeutil.gmtime(secs)
+        if t is None:
+            raise ValueError("time out of range")
         self._rtc.datetime((t[0], t[1], t[2], t[6] + 1, t[3], t[4], t[5], 0))
 
 
@@ -116,8 +123,7 @@ class TimeSync:
         self.servers = list(servers)
         self._ips = [s if _is_ip(s) else None for s in servers]
         self._answers = [None] * len(servers)   # unconfirmed (secs, ticks) per server
-        self._interval_ms = min(_MAX_INTERVAL_S, _option(cfg, "sync_interval_s", log,
-                                                         _int_ok(60, 86400 * 7))) * 1000
+        self._interval_ms = _option(cfg, "sync_interval_s", log, _int_ok(60, 86400 * 7)) * 1000
         self._retry_min = _option(cfg, "retry_min_s", log, _int_ok(1, 86400)) * 1000
         self._retry_max = max(self._retry_min,
                               _option(cfg, "retry_max_s", log, _int_ok(1, 86400)) * 1000)
@@ -129,6 +135,9 @@ class TimeSync:
         self._max_year = _option(cfg, "max_year", log, _int_ok(self._min_year, 2200))
         self._offset_s = _option(cfg, "utc_offset_minutes", log, _int_ok(-720, 840)) * 60
         self._dst = _option(cfg, "dst", log, lambda v: v.lower() in DST_RULES).lower()
+        # the window of plausible answers, in seconds (no gmtime() needed to judge one)
+        self._earliest = timeutil.year_start(self._min_year)
+        self._latest = min(timeutil.year_start(self._max_year + 1) - 1, timeutil.LATEST)
         self._dst_year = None
         self._dst_span = (0, 0)
         self.synced = False
@@ -137,7 +146,7 @@ class TimeSync:
         self.last_error = None      # why the last query did not sync (for logs and tests)
         self._next = 0              # server to ask next
         self._confirming = False    # the last answer waits for a second one
-        self._due = self._ticks()   # when to query next
+        self._due = timeutil.Deadline(0, self._ticks)   # when to query next (may be days away)
         self._retry = self._retry_min
         if woke:
             self._trust_rtc(slept_at)
@@ -145,11 +154,12 @@ class TimeSync:
     # ---------------------------------------------------------------- plausibility
 
     def _plausible(self, secs):
-        t = time.gmtime(secs)
-        if t[:6] == _ERA_ZERO:
+        if not isinstance(secs, int):
+            return "not a number of seconds"
+        if secs == _ERA_ZERO:
             return "zero timestamp (kiss-of-death or empty answer)"
-        if t[0] < self._min_year or t[0] > self._max_year:
-            return "implausible year %d" % t[0]
+        if secs < self._earliest or secs > self._latest:
+            return "implausible year %d" % timeutil.year_of(secs)
         return None
 
     def _trust_rtc(self, slept_at):
@@ -160,7 +170,7 @@ class TimeSync:
         if why is None:
             self.synced = True
             self.source = "rtc"
-            self._info("time: RTC trusted after wake (%s UTC)", _fmt(time.gmtime(now)))
+            self._info("time: RTC trusted after wake (%s UTC)", _fmt(timeutil.gmtime(now)))
         else:
             self._warn("time: RTC not trusted after wake: %s", why)
 
@@ -218,7 +228,7 @@ class TimeSync:
         self.last_error = None
         self._answers = [None] * len(self.servers)
         if first:
-            self._info("time: synced from %s: %s UTC", self.servers[i], _fmt(time.gmtime(secs)))
+            self._info("time: synced from %s: %s UTC", self.servers[i], _fmt(timeutil.gmtime(secs)))
         return True
 
     def _confirmed(self, i, secs):
@@ -230,7 +240,7 @@ class TimeSync:
             if a is None:
                 continue
             age = time.ticks_diff(now, a[1])
-            if age > _ANSWER_TTL_MS:
+            if age > _ANSWER_TTL_MS or age < 0:     # < 0: so old the tick counter wrapped
                 self._answers[j] = None
                 continue
             d = secs - (a[0] + age // 1000)
@@ -260,7 +270,7 @@ class TimeSync:
 
         Returns synced. Skips the network when the RTC was trusted after a wake."""
         if self.synced:
-            self._due = time.ticks_add(self._ticks(), 5000)   # a cheap check soon, no hurry
+            self._due.set(5000)          # a cheap check soon, no hurry
             return True
         start = self._ticks()
         for _ in range(2 * len(self.servers)):
@@ -278,22 +288,21 @@ class TimeSync:
 
     def poll(self, busy=False, online=True):
         """Call often from the camera loop: at most one query, only when due. -> synced."""
-        if not online or time.ticks_diff(self._ticks(), self._due) < 0:
+        if not online or not self._due.passed():
             return self.synced
         ok = self._attempt(self._busy_timeout if busy else self._timeout, not busy)
         self._schedule(ok)
         return self.synced
 
     def _schedule(self, ok):
-        now = self._ticks()
         if ok:
             self._retry = self._retry_min
-            self._due = time.ticks_add(now, self._interval_ms)
+            self._due.set(self._interval_ms)
         elif self._confirming:
             # a plausible first answer: ask again (the next server) soon, no back-off
-            self._due = time.ticks_add(now, _CONFIRM_AFTER_MS)
+            self._due.set(_CONFIRM_AFTER_MS)
         else:
-            self._due = time.ticks_add(now, self._retry)
+            self._due.set(self._retry)
             self._retry = min(self._retry * 2, self._retry_max)
 
     def utc(self):
@@ -301,10 +310,14 @@ class TimeSync:
         return self._rtc.now() if self.synced else None
 
     def local_time(self):
-        """Display time tuple (y, m, d, H, M, S, wd, yd) with offset and DST, or None."""
+        """Display time tuple (y, m, d, H, M, S, wd, yd) with offset and DST, or None (not
+        synced, or an RTC reading this firmware cannot convert)."""
         if not self.synced:
             return None
-        return time.gmtime(self.to_local(self._rtc.now()))
+        now = self._rtc.now()
+        if not self._earliest <= now <= self._latest:
+            return None                  # someone else set the RTC: not ours to show
+        return timeutil.gmtime(self.to_local(now))
 
     def to_local(self, utc):
         return utc + self._offset_s + (3600 if self._in_dst(utc) else 0)
@@ -314,7 +327,7 @@ class TimeSync:
     def _in_dst(self, utc):
         if self._dst == "none":
             return False
-        year = time.gmtime(utc)[0]
+        year = timeutil.year_of(utc)
         if year != self._dst_year:
             self._dst_span = self._span(year)
             self._dst_year = year
@@ -322,12 +335,13 @@ class TimeSync:
 
     def _span(self, year):
         # UTC instants where summer time starts and ends in `year`.
+        sunday = timeutil.sunday
         if self._dst == "eu":      # last Sunday of March / October, 01:00 UTC
-            return (_sunday(year, 3, -1) + 3600, _sunday(year, 10, -1) + 3600)
+            return (sunday(year, 3, -1) + 3600, sunday(year, 10, -1) + 3600)
         # US: second Sunday of March 02:00 standard time, first Sunday of November
         # 02:00 daylight time (both local)
-        return (_sunday(year, 3, 2) + 7200 - self._offset_s,
-                _sunday(year, 11, 1) + 3600 - self._offset_s)
+        return (sunday(year, 3, 2) + 7200 - self._offset_s,
+                sunday(year, 11, 1) + 3600 - self._offset_s)
 
     def _info(self, msg, *args):
         if self._log:
@@ -338,20 +352,8 @@ class TimeSync:
             self._log.warning(msg, *args)
 
 
-def _sunday(year, month, nth):
-    """Midnight UTC (port epoch) of the nth Sunday of a month; nth=-1: the last one."""
-    if nth > 0:
-        first = time.mktime((year, month, 1, 0, 0, 0, 0, 0))
-        wd = time.gmtime(first)[6]                 # Monday = 0
-        return first + ((6 - wd) % 7 + 7 * (nth - 1)) * 86400
-    nxt = time.mktime((year + month // 12, month % 12 + 1, 1, 0, 0, 0, 0, 0))
-    last = nxt - 86400
-    wd = time.gmtime(last)[6]
-    return last - ((wd - 6) % 7) * 86400
-
-
 def _fmt(t):
-    return "%04d-%02d-%02d %02d:%02d:%02d" % t[:6]
+    return "%04d-%02d-%02d %02d:%02d:%02d" % t[:6] if t else "?"
 
 
 def _err(e):

@@ -32,14 +32,73 @@ RTC = _Rtc
 
 
 
+TICKS_PERIOD = 1 << 30     # the camera's ticks_ms wraps here (12.4 days)
+# 2**30 itself is a heap int on the camera (31-bit small ints): arithmetic on it allocates on
+# every call, so the per-call helpers below use these small-int constants, computed once
+_MASK = TICKS_PERIOD - 1
+_HALF = TICKS_PERIOD >> 1
+
+
 class Ticks:
-    """time.ticks_ms stand-in: the test moves `t` by hand."""
+    """time.ticks_ms stand-in: the test moves `t` by hand; the reading wraps at 2**30 as on
+    the camera (pair with CameraTicks when a test crosses the wrap)."""
 
     def __init__(self, start=0):
         self.t = start
 
     def __call__(self):
-        return self.t
+        return self.t & _MASK
+
+
+def _ticks_diff(a, b):
+    # every intermediate stays below 2**30 (no heap ints on the camera), as in C
+    d = (a - b) & _MASK
+    return d - _HALF - _HALF if d >= _HALF else d
+
+
+def _ticks_add(a, d):
+    a &= _MASK
+    d &= _MASK
+    room = _MASK - d                # a + d would pass 2**30 - 1: wrap without forming it
+    return a - room - 1 if a > room else a + d
+
+
+class CameraTicks:
+    """`with CameraTicks():` time.ticks_add/ticks_diff count modulo 2**30 as on the camera
+    (the unix port's period is 2**62, so nothing would ever wrap in a unit test)."""
+
+    def __enter__(self):
+        import time
+        self._saved = (time.ticks_add, time.ticks_diff)
+        time.ticks_add, time.ticks_diff = _ticks_add, _ticks_diff
+        return self
+
+    def __exit__(self, *exc):
+        import time
+        time.ticks_add, time.ticks_diff = self._saved
+
+
+class GmtimeOverflow:
+    """`with GmtimeOverflow() as g:` time.gmtime raises OverflowError from 2**31 as on
+    MicroPython 1.23-1.25 (firmware 4.5.6-4.7); g.refused counts the refused calls."""
+
+    def __enter__(self):
+        import time
+        self._saved = time.gmtime
+        self.refused = 0
+        real = time.gmtime
+
+        def gmtime(secs=None):
+            if secs is not None and secs >= 1 << 31:
+                self.refused += 1
+                raise OverflowError("overflow converting long int to machine word")
+            return real(secs)
+        time.gmtime = gmtime
+        return self
+
+    def __exit__(self, *exc):
+        import time
+        time.gmtime = self._saved
 
 
 class Log:

@@ -2,7 +2,7 @@
 # sensor reset, in-place JPEG encode without copies. The firmware modules are fakes that
 # behave like the camera's (csi.snapshot(blocking=False) -> None while no frame is ready).
 import capture
-from fakes import Ticks, Log
+from fakes import Ticks, Log, CameraTicks, TICKS_PERIOD
 
 JPEG, RGB565, HD, VGA = 0x06060000, 0x0C030002, 34, 12
 SUB_AUTO, SUB_422, SUB_420 = 0, 0x21, 0x22
@@ -360,3 +360,108 @@ def test_frame_path_allocates_nothing_but_the_result_pair():
     finally:
         micropython.heap_unlock()
     assert got > 40
+
+
+# -- the firmware generations' shapes -------------------------------------------------------
+
+class Csi48(CsiModule):
+    """4.8: csi.CSI(cid, delays, fflush, fb_size): no `stream` keyword (TypeError)."""
+
+    def __init__(self, ticks):
+        super().__init__(ticks)
+        base = self.CSI
+        mod = self
+
+        class CSI(base):
+            def __init__(self, cid=-1, delays=True, fflush=True, fb_size=2 * 1024 * 1024,
+                         **kw):
+                if kw:
+                    raise TypeError("unexpected keyword argument '%s'" % list(kw)[0])
+                mod.sensor.calls.append(("CSI", {}))
+        self.CSI = CSI
+
+
+def test_csi_class_without_stream_keyword_is_built_plainly_48():
+    ticks = Ticks(10000)
+    mod = Csi48(ticks)
+    cam = capture.Camera({}, Log(), csi=mod, sensor=SensorModule(ticks), image=ImageModule(),
+                         omv=False, ticks_ms=ticks)
+    cam.start()
+    assert cam.api == "csi" and mod.sensor.calls[0] == ("CSI", {})
+    assert frames_in(cam, ticks, 500) >= 14
+
+
+def test_csi_module_without_csi_class_is_the_legacy_sensor_api_46_47():
+    # 4.6-4.7: `import csi` works but is the sensor module under a second name
+    for sensor_importable in (True, False):
+        ticks = Ticks(10000)
+        alias = SensorModule(ticks)
+        omv = Omv()
+        cam = capture.Camera({"mode": "overlay"}, Log(), csi=alias,
+                             sensor=alias if sensor_importable else False,
+                             image=ImageModule(), omv=omv, ticks_ms=ticks)
+        cam.start()
+        assert cam.api == "sensor" and alias.sensor.calls[:2] == ["reset", ("pixformat", RGB565)]
+        assert omv.fb_disabled is True
+        assert frames_in(cam, ticks, 500) >= 14
+
+
+def test_no_disable_fb_on_48_and_later_is_fine():
+    ticks = Ticks(10000)
+    cam = capture.Camera({}, Log(), csi=False, sensor=SensorModule(ticks), image=ImageModule(),
+                         omv=object(), ticks_ms=ticks)
+    cam.start()
+    assert cam.api == "sensor" and frames_in(cam, ticks, 300) >= 8
+
+
+class Image452(Image):
+    """4.5.0-4.5.3: to_jpeg takes no subsampling (unknown keywords are ignored, as the
+    firmware's keyword helpers do); the encoder picks it from the quality."""
+
+    def to_jpeg(self, quality=90, copy=False, **ignored):
+        self.jpeg = (quality, ignored)
+        self.sampling = "420" if quality <= 35 else "422" if quality < 60 else "444"
+        self.n = 321
+        return self
+
+
+class ImageModule452:
+    pass        # no JPEG_SUBSAMPLING_* constants
+
+
+def test_overlay_on_firmware_without_subsampling_keeps_the_jpeg_streamable():
+    for sub, q, want_q, want in (("422", 80, 59, "422"), ("422", 50, 50, "422"),
+                                 ("420", 80, 35, "420"), ("420", 30, 30, "420")):
+        ticks = Ticks(10000)
+        log = Log()
+        cam = capture.Camera({"mode": "overlay", "quality": q, "subsampling": sub}, log,
+                             csi=False, sensor=SensorModule(ticks), image=ImageModule452(),
+                             omv=False, ticks_ms=ticks)
+        img = Image452()
+        buf, n = cam.encode(img)
+        assert img.jpeg == (want_q, {}) and img.sampling == want, (sub, q, img.jpeg)
+        assert buf is img.buf and n == 321
+        assert "4:4:4" in log.text() and "RTP" in log.text()
+
+
+def test_hardware_jpeg_on_firmware_without_subsampling_constants():
+    ticks = Ticks(10000)
+    cam = capture.Camera({"mode": "hardware_jpeg", "quality": 90}, Log(), csi=False,
+                         sensor=SensorModule(ticks), image=ImageModule452(), omv=False,
+                         ticks_ms=ticks)
+    cam.start()
+    assert ("quality", 90) in cam._sensor.sensor.calls
+
+
+def test_paced_capture_after_a_week_without_viewers_starts_at_once():
+    # the next-frame time goes stale while nobody asks for frames; after 6.2 days the
+    # tick counter makes it look like the future: it must not hold frames back for days
+    with CameraTicks():
+        cam, s, ticks, log, omv = sensor_camera(frame_available=False)
+        ticks.t = TICKS_PERIOD - 20000
+        cam.start()
+        assert frames_in(cam, ticks, 300) >= 8
+        for days in (3, 7, 10):
+            ticks.t += days * 86400 * 1000
+            s.taken = ticks.t // s.period
+            assert frames_in(cam, ticks, 300) >= 8, days

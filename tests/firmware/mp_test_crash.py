@@ -1,8 +1,10 @@
 # Crash safety: a crash leaves a report with its traceback and a reset after a growing
-# back-off; crashes in a row end in safe mode; a watchdog reset counts as a hang; the watchdog
-# is fed while waiting; a stable run or a clean sleep ends the series.
+# back-off; crashes in a row end in safe mode; a run that ended without a planned reset or
+# sleep counts as a hang whatever the (sticky) reset cause says, a power cut does not; the
+# watchdog is fed while waiting; a stable run or a clean sleep ends the series.
 import vfs
 from fakes import RamDisk, FakeWdt, FakeMachine, Reset, ListLog, config, get, put
+from fakes import CameraTicks, TICKS_PERIOD, _ticks_add, _ticks_diff
 import storage
 import crashguard
 
@@ -11,24 +13,26 @@ F = "/crflash"
 
 
 class Clock:
-    """Virtual time for crashguard's waits (back-off, safe mode): tests take no real time."""
+    """Virtual time for crashguard's waits (back-off, safe mode): tests take no real time.
+    The tick counter wraps at 2**30 as on the camera; `step` makes every sleep last at
+    least that long (a week of safe mode in a few thousand loop passes); past `limit` the
+    test has waited too long."""
     now = 0
+    step = 0
+    limit = None
 
     @staticmethod
     def ticks_ms():
-        return Clock.now
+        return Clock.now & (TICKS_PERIOD - 1)
 
-    @staticmethod
-    def ticks_add(a, b):
-        return a + b
-
-    @staticmethod
-    def ticks_diff(a, b):
-        return a - b
+    ticks_add = staticmethod(_ticks_add)
+    ticks_diff = staticmethod(_ticks_diff)
 
     @staticmethod
     def sleep_ms(ms):
-        Clock.now += ms
+        Clock.now += max(ms, Clock.step)
+        if Clock.limit is not None and Clock.now > Clock.limit:
+            raise AssertionError("still waiting after the time the test allows")
 
 
 crashguard.time = Clock
@@ -141,12 +145,92 @@ def test_power_cycle_in_safe_mode_gives_one_more_try():
     assert guard(store, cfg, cause=5).begin()
 
 
+DEEPSLEEP_RESET = 4        # reset_cause() after a wake and after every later reset, until power-off
+
+
 def test_watchdog_reset_counts_as_a_hang():
     store, cfg, _ = drives()
-    g = guard(store, cfg, cause=crashguard.WDT_RESET)
+    guard(store, cfg).begin()                         # the app ran ...
+    g = guard(store, cfg, cause=crashguard.WDT_RESET)  # ... and the watchdog ended it
     g.begin()
     assert g.count == 1
     assert "watchdog" in get(C + "/crash.txt") and "hung" in get(C + "/crash.txt")
+
+
+def test_hang_after_a_deep_sleep_is_counted_though_the_cause_reads_4_forever():
+    store, cfg, _ = drives(cfg=config(recovery={"safe_mode_after": 5}))
+    g = guard(store, cfg)
+    g.begin()
+    g.clean_exit()                                    # then deep sleep (marker written)
+    g = guard(store, cfg, cause=DEEPSLEEP_RESET)
+    assert not g.begin(slept=True) and g.count == 0 and g.hang is None     # the wake
+    # the main loop hangs; the watchdog resets the board: the cause still reads 4
+    g = guard(store, cfg, cause=DEEPSLEEP_RESET)
+    g.begin()
+    assert g.count == 1 and "hung" in g.hang and "(reset cause 4)" in g.hang
+    assert "watchdog" in get(C + "/crash.txt")
+    g = guard(store, cfg, cause=DEEPSLEEP_RESET)       # and again
+    g.begin()
+    assert g.count == 2
+    # our own reset after a crash is no hang, whatever the cause says
+    try:
+        g.run(camera_loop_that_fails)
+    except Reset:
+        pass
+    g = guard(store, cfg, cause=DEEPSLEEP_RESET)
+    g.begin()
+    assert g.count == 3 and g.hang is None and "ValueError" in get(C + "/crash.txt")
+
+
+def test_power_cut_while_running_is_not_a_hang():
+    store, cfg, _ = drives()
+    guard(store, cfg).begin()
+    g = guard(store, cfg, cause=crashguard.PWRON_RESET)
+    assert not g.begin() and g.count == 0 and g.hang is None
+    assert not storage.exists(C + "/crash.txt")
+
+
+def test_watchdog_after_a_stop_from_the_ide_is_not_a_hang():
+    # the watchdog cannot be stopped: after Ctrl-C it bites, the user was not hung
+    store, cfg, _ = drives()
+    g = guard(store, cfg)
+    g.begin()
+
+    def stop():
+        raise KeyboardInterrupt()
+    try:
+        g.run(stop)
+    except KeyboardInterrupt:
+        pass
+    g = guard(store, cfg, cause=crashguard.WDT_RESET)
+    g.begin()
+    assert g.count == 0 and g.hang is None
+
+
+def test_safe_mode_retry_after_a_week_survives_the_tick_wrap():
+    # 7 days is longer than ticks_diff() can measure (6.2 days); the counter also wraps
+    store, cfg, _ = drives(cfg=config(recovery={"safe_mode_after": 2,
+                                                "safe_mode_retry_min": 7 * 24 * 60}))
+    for _ in range(2):
+        crash_once(store, cfg)
+    g = guard(store, cfg)
+    assert g.begin()
+    Clock.now = TICKS_PERIOD - 30000             # 30 s before the wrap
+    t0 = Clock.now
+    Clock.step = 60000
+    Clock.limit = t0 + 8 * 86400 * 1000
+    try:
+        with CameraTicks():
+            g.safe_loop()
+        raise AssertionError("safe_loop returned")
+    except Reset:
+        pass
+    finally:
+        Clock.step = 0
+        Clock.limit = None
+    waited = Clock.now - t0
+    assert 7 * 86400 * 1000 <= waited <= 7 * 86400 * 1000 + 120000, waited
+    assert not guard(store, cfg).begin()         # one more try
 
 
 def test_our_own_reset_is_not_taken_for_a_hang():
@@ -176,9 +260,10 @@ def test_stable_running_and_clean_sleep_end_the_series():
 
 def test_count_is_on_flash_and_written_only_on_change():
     store, cfg, flash = drives()
-    g = guard(store, cfg)
+    guard(store, cfg).begin()                 # the first start marks the app running
+    g = guard(store, cfg, cause=DEEPSLEEP_RESET)
     writes = flash.writes
-    g.begin()
+    g.begin(slept=True)                       # every later start and sleep: no write
     g.stable(g._start + 10 ** 7)
     g.clean_exit()
     assert flash.writes == writes             # nothing happened: the flash is not touched
@@ -212,6 +297,8 @@ def test_ctrl_c_is_not_a_crash():
     except KeyboardInterrupt:
         pass
     assert g.count == 0 and not storage.exists(C + "/crash.txt")
+    g = guard(store, cfg, cause=5)          # then reset from the REPL: no hang either
+    assert not g.begin() and g.count == 0
 
 
 def test_watchdog_wrapper_follows_config():

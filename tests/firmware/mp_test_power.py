@@ -49,11 +49,51 @@ def test_sleep_writes_marker_and_next_boot_reports_a_wake():
         assert not p3.woke
 
 
-def test_marker_with_another_reset_cause_is_not_a_wake():
+DEEPSLEEP_RESET = 4     # what reset_cause() returns after a wake, and after every later reset
+
+
+def put_marker(d, slept_at=1795000000, sleep_ms=600000):
+    with open(d + "/wake.marker", "w") as f:
+        f.write("slept_at=%d sleep_ms=%d\n" % (slept_at, sleep_ms))
+
+
+def test_wake_is_told_by_the_rtc_whatever_the_sticky_reset_cause_says():
+    # reset_cause() reads 4 from the first wake until power is removed: it says nothing
     with TempDir("power") as d:
+        for cause in (DEEPSLEEP_RESET, PWRON_RESET, WDT_RESET, SOFT_RESET):
+            put_marker(d)
+            p, m, ticks = make(d, cause=cause, rtc=1795000000 + 600 + 4)    # timer wake
+            assert p.woke and p.slept_at == 1795000000 and p.marker_found, cause
+            assert "woke from deep sleep" in p._log.text()
+            # the next start (a watchdog or soft reset: still cause 4) is no wake
+            p, m, ticks = make(d, cause=cause, rtc=1795000700)
+            assert not p.woke and not p.marker_found, cause
+
+
+def test_p11_wake_any_time_before_the_timer():
+    with TempDir("power") as d:
+        put_marker(d)
+        p, m, ticks = make(d, cause=DEEPSLEEP_RESET, rtc=1795000000 + 37)
+        assert p.woke
+        put_marker(d, sleep_ms=0)               # P11 only: no upper bound
+        p, m, ticks = make(d, cause=DEEPSLEEP_RESET, rtc=1795000000 + 30 * 86400)
+        assert p.woke
+
+
+def test_stale_marker_or_lost_rtc_is_not_a_wake():
+    with TempDir("power") as d:
+        # the marker's wake was due an hour ago: left by a sleep that ended long before
+        put_marker(d)
+        p, m, ticks = make(d, cause=DEEPSLEEP_RESET, rtc=1795000000 + 600 + 3600)
+        assert not p.woke and p.marker_found and "planned wake" in p._log.text()
+        # the RTC restarted from 2013: the power was cut during the sleep
+        put_marker(d)
+        p, m, ticks = make(d, cause=DEEPSLEEP_RESET, rtc=1356998400 + 20)
+        assert not p.woke and "power was lost" in p._log.text()
+        # a damaged marker
         with open(d + "/wake.marker", "w") as f:
-            f.write("slept_at=1795000000 sleep_ms=600000\n")
-        p, m, ticks = make(d, cause=SOFT_RESET)
+            f.write("slept_at=garbage")
+        p, m, ticks = make(d, cause=DEEPSLEEP_RESET)
         assert not p.woke and not exists(d + "/wake.marker")
 
 

@@ -4,7 +4,8 @@
 import time
 import random
 import timesync
-from fakes import Ticks, Log
+from fakes import Ticks, Log, CameraTicks, GmtimeOverflow
+import timeutil
 
 NTP_DELTA = 2208988800
 MIN_NTP = 3913056000                   # ntptime: below this (2024) means the next era
@@ -313,7 +314,7 @@ def test_poll_when_not_due_allocates_nothing():
     import gc
     import micropython
     ts, ntp, rtc, ticks, log = make({"10.0.0.1": NOW}, rtc_start=NOW, woke=True)
-    ts._due = ticks.t + 10 ** 6
+    ts._due.set(10 ** 6)
     gc.collect()
     micropython.heap_lock()
     try:
@@ -323,3 +324,91 @@ def test_poll_when_not_due_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert ntp.queries == []
+
+
+def test_2020_answer_on_a_gmtime_that_overflows_neither_crashes_nor_sets_the_clock():
+    # firmware 4.5.6-4.7: gmtime() raises OverflowError from 2**31, and ntptime reads a
+    # 2020 server (or garbage) as ~2156: such a value never reaches gmtime()
+    with GmtimeOverflow() as g:
+        answer = ntptime_reading(secs(2020, 6, 1) + NTP_DELTA)
+        assert answer >= 1 << 31
+        ts, ntp, rtc, ticks, log = make({"10.0.0.1": answer}, cfg={"dst": "eu"})
+        assert not ts.boot()
+        for _ in range(5):
+            ticks.t += 700000
+            ts.poll()
+        random.seed(7)
+        ts2, ntp2, rtc2, ticks2, log2 = make(
+            {"10.0.0.1": [ntptime_reading(random.getrandbits(32)) for _ in range(100)]})
+        ts2.boot()
+        for _ in range(60):
+            ticks2.t += 700000
+            ts2.poll()
+    assert len(ntp.queries) >= 3 and rtc.sets == [] and not ts.synced
+    assert "implausible year 2156" in ts.last_error and ts.local_time() is None
+    assert rtc2.sets == [] and not ts2.synced
+    assert g.refused == 0
+
+
+def test_times_past_2038_are_refused_on_every_firmware():
+    # a clock set past 2**31 would stop every later gmtime() on 4.5.6-4.7: never set it
+    for answer in ((1 << 31) + 100, timeutil.LATEST + 1):
+        ts, ntp, rtc, ticks, log = make({"10.0.0.1": answer}, cfg={"max_year": 2100})
+        assert not ts.boot() and rtc.sets == [], answer
+    # the last accepted second still shows as local time with the largest offset and DST
+    with GmtimeOverflow() as g:
+        ts, ntp, rtc, ticks, log = make({"10.0.0.1": OSError(110)}, cfg={
+            "max_year": 2100, "utc_offset_minutes": 840, "dst": "eu"},
+            rtc_start=timeutil.LATEST, woke=True, slept_at=timeutil.LATEST - 600)
+        assert ts.synced
+        assert ts.local_time()[:3] == (2038, 1, 17)
+    assert g.refused == 0
+
+
+def test_rtc_set_by_someone_else_past_2038_is_not_shown():
+    ts, ntp, rtc, ticks, log = make({"10.0.0.1": OSError(110)}, rtc_start=NOW, woke=True,
+                                    slept_at=NOW - 60)
+    assert ts.synced
+    rtc.base = (1 << 31) + 5             # e.g. set from the REPL
+    with GmtimeOverflow() as g:
+        assert ts.local_time() is None
+    assert g.refused == 0
+
+
+def test_weekly_sync_interval_survives_the_tick_wrap():
+    # ticks_diff() is only valid below 2**29 ms (6.2 days): a 7-day interval counted on
+    # ticks would never come due; this one does, across two wraps of the counter
+    with CameraTicks():
+        ticks = Ticks((1 << 30) - 10000)          # 10 s before the wrap
+        good = real_time(ticks)
+        rtc = Rtc(ticks, secs(2013, 1, 1))
+        ntp = Ntp(ticks, {"10.0.0.1": good})
+        ts = timesync.TimeSync({"ntp_servers": ["10.0.0.1"], "sync_interval_s": 7 * 86400},
+                               Log(), ntp=ntp, rtc=rtc, ticks_ms=ticks)
+        assert ts.boot()
+        t0 = ticks.t
+        when = []
+        while ticks.t - t0 < 22 * 86400 * 1000:
+            ticks.t += 60000
+            n = len(ntp.queries)
+            ts.poll()
+            if len(ntp.queries) > n:
+                when.append((ticks.t - t0) // 60000)
+    week = 7 * 24 * 60
+    assert when == [week, 2 * week, 3 * week], when
+
+
+def test_a_week_offline_then_online_syncs_at_once():
+    with CameraTicks():
+        ts, ntp, rtc, ticks, log = make({"10.0.0.1": OSError(110)},
+                                        cfg={"retry_min_s": 10, "retry_max_s": 600})
+        ticks.t = (1 << 30) - 5000
+        ts.boot()
+        n = len(ntp.queries)
+        for _ in range(8 * 24 * 60):           # 8 days offline, a poll a minute
+            ticks.t += 60000
+            ts.poll(online=False)
+        assert len(ntp.queries) == n
+        ticks.t += 100
+        ts.poll()
+    assert len(ntp.queries) == n + 1
