@@ -80,8 +80,7 @@ class RotatingFile(logging.Handler):
             self._f.write(line)
             self._size += len(line)
             self._dirty = True
-            if record.levelno >= logging.WARNING or \
-                    time.ticks_diff(time.ticks_ms(), self._last_flush) >= FLUSH_EVERY_MS:
+            if record.levelno >= logging.WARNING or _overdue(self._last_flush):
                 self.flush()
         except OSError as e:
             self._broken(e)
@@ -219,8 +218,14 @@ def file_path():
 def tick(now_ms):
     """From the main loop: lines below WARNING reach the drive within FLUSH_EVERY_MS."""
     f = _file
-    if f is not None and f._dirty and time.ticks_diff(now_ms, f._last_flush) >= FLUSH_EVERY_MS:
+    if f is not None and f._dirty and _overdue(f._last_flush, now_ms):
         f.flush()
+
+
+def _overdue(last, now=None):
+    # a flush more than 6.2 days ago reads as negative on the wrapped tick counter: overdue
+    d = time.ticks_diff(time.ticks_ms() if now is None else now, last)
+    return d >= FLUSH_EVERY_MS or d < 0
 
 
 def flush():

@@ -7,9 +7,10 @@
 # second). The text is rebuilt when the second (or the synced state) changes.
 #
 # draw_string changed signature between firmware generations: (x, y, text, ...) up to 4.8,
-# ((x, y), text, ...) from 5.0, and neither form works on both. The form is guessed from
-# omv's version, tried on the first frame, switched once if the firmware refuses it with
-# TypeError/ValueError, and fixed from then on.
+# ((x, y), text, ...) from 5.0, and neither form works on both. The form is detected on the
+# first frame: the likelier one is tried (from omv.version_major/minor/patch, which are int
+# constants, not functions), the other once if the firmware refuses it with TypeError or
+# ValueError (both refuse while parsing arguments, before drawing), then fixed.
 import time
 
 FONT_W = 8          # the firmware's built-in font cell, in pixels at scale 1
@@ -124,7 +125,7 @@ class Overlay:
         self._form = _FORM_TUPLE if (firmware or _firmware()) >= (5, 0, 0) else _FORM_XY
         self._form_known = False
         self.text = self._unsynced
-        self._key = None            # (synced, second) the text was built for
+        self._key = None            # the time tuple (-1: unsynced) the text was built for
         self._next = self._ticks()
         self._frame = None          # (w, h) the geometry was computed for
         self._len = -1
@@ -160,11 +161,13 @@ class Overlay:
     def refresh(self):
         """Rebuild the text if the displayed second may have changed. -> current text."""
         now = self._ticks()
-        if time.ticks_diff(now, self._next) < 0:
+        # the next look is at most 900 ms ahead; further is a stale time from before a long
+        # pause (no frame drawn for 6+ days: the tick counter wrapped past it)
+        if 0 < time.ticks_diff(self._next, now) <= 900:
             return self.text
         t = self._clock() if self._clock else None
-        key = -1 if t is None else t[5]
-        if key == self._key:
+        key = -1 if t is None else t     # the whole time: after a pause the second alone
+        if key == self._key:             # may be the same by chance
             self._next = time.ticks_add(now, 20)      # waiting for the tick: look again soon
             return self.text
         self._next = time.ticks_add(now, 900 if t is not None else 250)
@@ -235,6 +238,7 @@ class Overlay:
 def _firmware():
     try:
         import omv
-        return (omv.version_major(), omv.version_minor(), omv.version_patch())
+        v = (omv.version_major, omv.version_minor, omv.version_patch)
+        return tuple(x() if callable(x) else int(x) for x in v)
     except Exception:       # no omv (tests) or no board: 4.x form first, then the other
         return (0, 0, 0)

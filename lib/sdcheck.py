@@ -233,9 +233,12 @@ def _check_with_room(card):
 def _why_unmountable(sd):
     buf = bytearray(512)
     try:
-        sd.readblocks(0, buf)
+        # machine.SDCard.readblocks returns -EIO (an int) on a failed read instead of raising
+        r = sd.readblocks(0, buf)
     except Exception as e:
         return READ_ERROR + ": cannot read the card (%s)" % storage._errname(e)
+    if isinstance(r, int) and r < 0:
+        return READ_ERROR + ": cannot read the card (%s)" % storage._errname(OSError(-r))
     if buf[510] != 0x55 or buf[511] != 0xAA:
         return UNFORMATTED + ": no FAT file system (format it FAT32 on a PC)"
     return MOUNT_FAILED + ": the file system cannot be mounted"

@@ -17,6 +17,7 @@
 # A save runs in the camera loop (the frame buffer is only valid until the next capture),
 # so the stream pauses for the time one file takes to write: rate-limited by min_gap_ms.
 import time
+import timeutil
 
 # Keys of the "stills" section used here (validated by lib/appconfig.py; min_free_mb and
 # max_files are storage.py's retention, quality is unused: stills are the streamed JPEG).
@@ -41,7 +42,7 @@ class Stills:
         self._log = log
         self._storage = storage
         self._synced = synced or (lambda: False)
-        self._rtc_now = rtc_now or time.time
+        self._rtc_now = rtc_now or timeutil.rtc_now
         self._ticks = ticks_ms or time.ticks_ms
         self.enabled = bool(cfg.get("enabled", True))
         iv = cfg.get("interval_s", 0)
@@ -83,8 +84,14 @@ class Stills:
         """Should the next frame be saved? Cheap enough for every frame."""
         now = self._ticks()
         if self._pending is not None:
-            return time.ticks_diff(now, self._last) >= self._gap
-        return self._interval > 0 and time.ticks_diff(now, self._due) >= 0
+            # a last save more than 6.2 days ago reads as "in the future" on the wrapped
+            # tick counter: a negative gap is a long one
+            since = time.ticks_diff(now, self._last)
+            return since >= self._gap or since < 0
+        if self._interval <= 0:
+            return False
+        left = time.ticks_diff(self._due, now)
+        return left <= 0 or left > self._interval     # further than one interval: stale
 
     def offer(self, buf, length):
         """Give the current JPEG (buffer, length); saved when due. -> True if saved."""
@@ -139,9 +146,13 @@ class Stills:
         return True
 
     def _name(self):
-        t = time.gmtime(self._rtc_now())
-        folder = "%04d-%02d-%02d" % t[:3] if self._synced() else UNSYNCED
-        base = "stills/%s/%04d%02d%02d-%02d%02d%02d" % ((folder,) + t[:6])
+        t = timeutil.gmtime(self._rtc_now())
+        if t is None:
+            # an RTC this firmware cannot convert (past 2038): unsynced, named by uptime
+            base = "stills/%s/up-%010d" % (UNSYNCED, self._ticks())
+        else:
+            folder = "%04d-%02d-%02d" % t[:3] if self._synced() else UNSYNCED
+            base = "stills/%s/%04d%02d%02d-%02d%02d%02d" % ((folder,) + t[:6])
         st = self._storage
         name = base + ".jpg"
         n = 0

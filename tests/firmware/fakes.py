@@ -179,9 +179,10 @@ BS = 512
 
 
 class RamDisk:
-    """A block device in RAM. fault: None | "read" | "write" | "readonly" | "lie" (acks
-    writes, keeps old data) | "removed". remove_after: pull the card after that many more
-    block writes (a write cut short)."""
+    """A block device in RAM. fault: None | "read" | "eio" (a failed read returns -EIO
+    instead of raising, as machine.SDCard.readblocks does) | "write" | "readonly" | "lie"
+    (acks writes, keeps old data) | "removed". remove_after: pull the card after that many
+    more block writes (a write cut short)."""
 
     def __init__(self, blocks=1024, fat=True):
         self.data = bytearray(blocks * BS)
@@ -200,6 +201,8 @@ class RamDisk:
             raise OSError(19)
         if self.fault == "read":
             raise OSError(5)
+        if self.fault == "eio":
+            return -5
         o = n * BS + off
         buf[:] = self.data[o:o + len(buf)]
 

@@ -3,7 +3,7 @@
 import gc
 import micropython
 import overlay
-from fakes import Ticks
+from fakes import Ticks, CameraTicks, TICKS_PERIOD
 
 
 class Clock:
@@ -213,3 +213,57 @@ def test_drawing_allocates_nothing_between_second_changes():
     finally:
         micropython.heap_unlock()
     assert clock.reads > reads + 50
+
+
+class OmvInts:
+    """omv as the firmware has it: version_major/minor/patch are int constants."""
+    def __init__(self, v):
+        self.version_major, self.version_minor, self.version_patch = v
+
+    @staticmethod
+    def version_string():
+        return "?"
+
+
+def test_form_guess_reads_omv_versions_as_ints():
+    import sys
+    saved = sys.modules.get("omv")
+    try:
+        for v, img_cls in (((5, 0, 0), Img5), ((4, 7, 0), Img4), ((4, 8, 1), Img4)):
+            sys.modules["omv"] = OmvInts(v)
+            ticks = Ticks(5000)
+            clock = Clock(ticks)
+            clock.ticks_start_s = clock.seconds()
+            ov = overlay.Overlay({}, None, clock=clock, ticks_ms=ticks)
+            img = img_cls()
+            for _ in range(5):
+                ticks.t += 33
+                ov.draw(img)
+            assert len(img.strings) == 5 and img.refused == 0, v
+    finally:
+        if saved is None:
+            sys.modules.pop("omv", None)
+        else:
+            sys.modules["omv"] = saved
+
+
+def test_text_is_current_after_a_week_without_frames():
+    # nobody watched for 7 days: the overlay's next-look time went stale and, past 6.2 days,
+    # looks like the future on the wrapped tick counter; the first frame must show the time
+    with CameraTicks():
+        ov, clock, ticks = make()
+        ticks.t = TICKS_PERIOD - 3000
+        clock.ticks_start_s = clock.seconds()
+        img = Img5()
+        for _ in range(60):
+            ticks.t += 33
+            ov.draw(img)
+        for days in (3, 7, 11):
+            ticks.t += days * 86400 * 1000
+            for _ in range(3):
+                ticks.t += 33
+                ov.draw(img)
+            t = clock.tuple_at(clock.seconds() - clock.ticks_start_s)
+            # the fake clock counts hours past 23; the overlay formats what it is given
+            assert img.strings[-1][1] == overlay.format_time(ov._parts, t), (days, t)
+            assert t[3] >= 24 * days

@@ -69,6 +69,17 @@ def test_card_with_read_errors_does_not_mount():
             assert_on_flash(boot(b), "/flash" if kind == "split" else "/", sdcheck.READ_ERROR)
 
 
+def test_card_whose_reads_return_eio_is_a_read_error_not_unformatted():
+    # machine.SDCard.readblocks returns -EIO (an int) on a failed read instead of raising
+    for kind in ("split", "root"):
+        card = RamDisk(2048)
+        card.fault = "eio"
+        with Board(kind, card) as b:
+            d = boot(b)
+            assert_on_flash(d, "/flash" if kind == "split" else "/", sdcheck.READ_ERROR)
+            assert "EIO" in d["reason"], d["reason"]
+
+
 def test_write_errors_readonly_and_lying_card_on_46():
     for fault, code in (("write", sdcheck.WRITE_ERROR), ("readonly", sdcheck.WRITE_ERROR),
                         ("lie", sdcheck.BAD_DATA)):

@@ -5,7 +5,8 @@ import time
 import appconfig
 import storage
 import still_images
-from fakes import Ticks, Log, TempDir, tmpdir, rmtree
+from fakes import Ticks, Log, TempDir, tmpdir, rmtree, CameraTicks, GmtimeOverflow
+from fakes import TICKS_PERIOD
 
 T0 = time.mktime((2026, 11, 23, 15, 45, 1, 0, 0))
 
@@ -199,3 +200,36 @@ def test_due_check_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert n == 0
+
+
+def test_rtc_past_2038_still_saves_without_calling_gmtime_on_it():
+    # 4.5.6-4.7: gmtime() raises OverflowError from 2**31 (an RTC set from the REPL, say)
+    with TempDir("stills") as d:
+        log = Log()
+        s, ticks, clock, log = make({}, real_storage(d, log), log)
+        clock.now = (1 << 31) + 60
+        with GmtimeOverflow() as g:
+            assert s.save(jpeg(600, 4), 600)
+        assert g.refused == 0
+        assert s.last_name.startswith("stills/unsynced/up-"), s.last_name
+        assert read(d + "/" + s.last_name) == bytes(jpeg(600, 4)[:600])
+
+
+def test_request_and_interval_after_a_week_without_stills():
+    # the last still's tick time goes stale; past 6.2 days it reads as the future
+    with CameraTicks():
+        st = FakeStorage()
+        s, ticks, clock, log = make({"min_gap_ms": 1000}, st)
+        ticks.t = TICKS_PERIOD - 5000
+        s.wake()
+        assert s.offer(jpeg(300, 1), 300)
+        for days in (3, 7, 11):
+            ticks.t += days * 86400 * 1000
+            clock.now += days * 86400
+            assert s.request() and s.offer(jpeg(300, 2), 300), days
+        s2, ticks2, clock2, log2 = make({"interval_s": 3600}, FakeStorage())
+        ticks2.t = TICKS_PERIOD - 5000
+        s2._due = ticks2()                    # due now ...
+        ticks2.t += 7 * 86400 * 1000          # ... but no frame came for a week
+        assert s2.due() and s2.offer(jpeg(300, 3), 300)
+        assert not s2.due()

@@ -210,3 +210,16 @@ def test_radio_that_fails_to_start_is_retried():
     broken[0] = False
     events = run(w, ticks, 5000)
     assert [e[1] for e in events] == [wifi.UP]
+
+
+def test_firmware_without_power_management_constants_joins_and_streams():
+    # MicroPython 1.20 (firmware 4.5.0-4.5.2): WLAN has no PM_* constants
+    w, net, ticks, log = make({"power_management": "powersave"})
+    for name in ("PM_NONE", "PM_PERFORMANCE", "PM_POWERSAVE"):
+        delattr(net.WLAN, name)
+    assert w.start()
+    assert [e[1] for e in run(w, ticks, 600)] == [wifi.UP]
+    w.set_streaming(True)
+    w.set_streaming(False)
+    assert net.pm() is None and w.connected()
+    assert "warning" not in [lvl for lvl, _ in log.lines]
