@@ -57,6 +57,8 @@ def _ticks_diff(a, b):
 
 
 def _ticks_add(a, d):
+    if d >= _HALF or d <= -_HALF:
+        raise OverflowError("ticks interval overflow")      # as the firmware's ticks_add
     a &= _MASK
     d &= _MASK
     room = _MASK - d                # a + d would pass 2**30 - 1: wrap without forming it
