@@ -27,6 +27,7 @@ DEFAULTS = {
     "micropython": "/work/.mirror/openmv+micropython/repo",
     "upstream": "/work/.mirror/micropython+micropython/repo",
     "mplib": "/work/.mirror/micropython+micropython-lib/repo",
+    "cyw43": "/work/.mirror/georgerobotics+cyw43-driver/repo",
 }
 BOARD = "OPENMV_RT1060"
 # The MicroPython modules the app imports (present or null in the profile).
@@ -48,22 +49,23 @@ def git(gitdir, *args):
 class Tree:
     """One commit of one repository, seen through `prefix/` (only paths under `only` if given)."""
 
-    def __init__(self, gitdir, rev, label, root="", only=None):
+    def __init__(self, gitdir, rev, label, root="", only=None, mount=""):
         self.gitdir, self.rev, self.label, self.root, self.only = gitdir, rev, label, root, only
+        self.mount = mount  # seen under this folder (a submodule kept in its own repository)
         names = git(gitdir, "ls-tree", "-r", "--name-only", rev).split("\n")
         self.files = set()
         for n in names:
             if n.startswith(root) and n:
                 rel = n[len(root):]
                 if only is None or any(rel.startswith(o) for o in only):
-                    self.files.add(rel)
+                    self.files.add(mount + rel)
         self._cache = {}
 
     def show(self, rel):
         if rel not in self.files:
             return None
         if rel not in self._cache:
-            self._cache[rel] = git(self.gitdir, "show", "%s:%s%s" % (self.rev, self.root, rel))
+            self._cache[rel] = git(self.gitdir, "show", "%s:%s%s" % (self.rev, self.root, rel[len(self.mount):]))
         return self._cache[rel]
 
     def cite(self, rel):
@@ -107,6 +109,7 @@ class Firmware:
         self.omv = Tree(omv, tag, "openmv @" + tag, self.omv_root)
         self.scripts = Tree(omv, tag, "openmv @" + tag, "scripts/libraries/")
         self.mp, self.mp_source = self._micropython()
+        self._submodule("lib/cyw43-driver", paths.get("cyw43"))
         self.version = tuple(int(x) for x in tag.lstrip("v").split("."))
 
     def _micropython(self):
@@ -136,6 +139,17 @@ class Firmware:
                     "submodule was updated to) used instead: OpenMV-only port patches may be missing"
                     % (self.mp_commit, rel)}
 
+    def _submodule(self, path, gitdir):
+        """Mount a MicroPython submodule (at the commit MicroPython pins) if its mirror has it."""
+        core = self.mp.trees[-1]
+        link = git(core.gitdir, "ls-tree", core.rev, path).split()
+        if not gitdir or len(link) < 3 or git(gitdir, "cat-file", "-t", link[2]).strip() != "commit":
+            return
+        t = Tree(gitdir, link[2], "%s @%s" % (path, link[2][:10]), mount=path + "/")
+        self.mp.trees.insert(0, t)
+        self.mp.files |= t.files
+        self.mp_source.setdefault("submodules", {})[path] = link[2]
+
     # ---- finding files for #include
     def find(self, name, from_path):
         name = name.strip()
@@ -154,7 +168,7 @@ class Firmware:
         b = "mp/ports/mimxrt/boards/%s" % BOARD
         return ["omv/boards/%s" % BOARD, "omv/ports/mimxrt", "omv/common", "omv/modules",
                 "omv/imlib", "omv/lib/imlib", "omv/alloc", "omv/sensors", "omv/drivers/sensors",
-                "omv/ports", "omv", b, "mp/ports/mimxrt", "mp", "mp/py", "mp/extmod",
+                "omv/ports", "omv/protocol", "omv", b, "mp/ports/mimxrt", "mp", "mp/py", "mp/extmod",
                 "mp/shared/runtime", "mp/shared/timeutils", "mp/lib/cyw43-driver/src",
                 "mp/lib/oofatfs"]
 
@@ -216,8 +230,46 @@ class Firmware:
                 d[k] = v
         if mk.get("MICROPY_FLOAT_IMPL") == "single":
             d["MICROPY_FLOAT_IMPL"] = "MICROPY_FLOAT_IMPL_FLOAT"
+        # -D flags OpenMV's makefiles add (some only under ifeq on the board's settings)
+        for top in ("Makefile", "src/Makefile"):
+            d.update(make_flags(git(self.paths["openmv"], "show", "%s:%s" % (self.tag, top)), mk))
+        for vp in ["omv/ports/mimxrt/omv_portconfig.mk", "omv/ports/mimxrt/port_config.mk",
+                   "omv/common/micropy.mk"]:
+            if self._has(vp):
+                d.update(make_flags(self._show(vp), mk))
         self.mk = mk
         return d
+
+
+def make_flags(text, mk):
+    """-DNAME[=VALUE] flags of a makefile, skipping ifeq/ifneq branches that are not taken."""
+    def var(x):
+        return re.sub(r"\$\((\w+)\)", lambda m: mk.get(m.group(1), ""), x).strip()
+    out, stack = {}, []
+    for line in text.replace("\\\n", " ").split("\n"):
+        s = line.strip()
+        m = re.match(r"(ifeq|ifneq)\s*\(([^,]*),([^)]*)\)", s)
+        if m:
+            eq = var(m.group(2)) == var(m.group(3))
+            stack.append(eq if m.group(1) == "ifeq" else not eq)
+            continue
+        if re.match(r"ifn?def\b", s):
+            name = s.split()[1]
+            stack.append((name in mk) == s.startswith("ifdef"))
+            continue
+        if s.startswith("else") and stack:
+            stack[-1] = not stack[-1]
+            continue
+        if s.startswith("endif") and stack:
+            stack.pop()
+            continue
+        if not all(stack) or "CFLAGS" not in s:
+            continue
+        for f in re.finditer(r"-D(\w+)(?:=(\S+))?", s):
+            val = var(f.group(2) or "1").strip("'\"\\")
+            if re.match(r"^-?(0x[0-9a-fA-F]+|\d+)$", val):
+                out[f.group(1)] = val
+    return out
 
 
 # ---------------------------------------------------------------- C structures of one file
