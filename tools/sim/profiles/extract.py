@@ -215,10 +215,12 @@ class Firmware:
         d = {"__GNUC__": 12, "__arm__": 1, "__thumb__": 1, "__thumb2__": 1, "__ARM_ARCH": 7,
              "__ARM_ARCH_7EM__": 1, "__ARM_FP": 4, "__VFP_FP__": 1, "__FPU_PRESENT": 1,
              "CPU_MIMXRT1062DVJ6A": 1, "MIMXRT1062_SERIES": 1, "MIMXRT106x_SERIES": 1,
-             "MP_CONFIGFILE": "<%s>" % ("mp_config.h" if "ports/mimxrt/mp_config.h" in self.omv.files
-                                        else "omv_mpconfigport.h"),
              "MICROPY_VFS_FAT": 1, "MICROPY_VFS_LFS2": 0, "MICROPY_PY_MACHINE_SDCARD": 1,
              "MICROPY_PY_BLUETOOTH_USE_SYNC_EVENTS": 1, "OPENMV_GIT_TAG": '"%s"' % self.tag}
+        for cfg in ("mp_config.h", "omv_mpconfigport.h"):
+            if "ports/mimxrt/" + cfg in self.omv.files:  # OpenMV's config, which includes the port's
+                d["MP_CONFIGFILE"] = "<%s>" % cfg
+                break
         mk = {}
         for vp in ["omv/boards/%s/omv_boardconfig.mk" % BOARD, "omv/boards/%s/board_config.mk" % BOARD,
                    "mp/ports/mimxrt/boards/%s/mpconfigboard.mk" % BOARD]:
@@ -602,7 +604,7 @@ def build(tag, paths):
         "micropython_commit": fw.mp_commit,
         "micropython_source": fw.mp_source,
         "micropython_lib_commit": mplib.commit,
-        "layout": "root" if v < (4, 6, 0) else "split",
+        "layout": layout(fw),
         "modules": {},
         "frozen": frozen_list(fw),
     }
@@ -653,6 +655,12 @@ def build(tag, paths):
     frozen_python(fw, mplib, mods, prof["frozen"])
     prof["facts"] = facts(ix, fw, mplib, prof)
     return prof
+
+
+def layout(fw):
+    """"split" when the frozen _boot.py mounts /flash and /sdcard (4.6+), else "root"."""
+    main = fw._show("omv/ports/mimxrt/main.c") or ""
+    return "split" if re.search(r'pyexec_frozen_module\(\s*"_boot\.py"', main) else "root"
 
 
 def mp_version(fw):
@@ -810,8 +818,11 @@ def main(argv=None):
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k, default=v)
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--survey", action="store_true", help="print the differences, write nothing")
     a = ap.parse_args(argv)
     paths = {k: getattr(a, k) for k in DEFAULTS}
+    if a.survey:
+        return survey(a.tags, paths)
     for tag in a.tags:
         tag = tag if tag.startswith("v") else "v" + tag
         prof = build(tag, paths)
@@ -820,6 +831,36 @@ def main(argv=None):
             json.dump(prof, f, indent=1, sort_keys=True)
             f.write("\n")
         print("wrote", out, file=sys.stderr)
+
+
+def survey_row(prof):
+    """The app-relevant differences of one profile, one short line each (for docs/firmware-facts.md)."""
+    m, f = prof["modules"], prof["facts"]
+    csi = m.get("csi")
+    img = m["image"]
+    wlan = (m["network"].get("classes") or {}).get("WLAN") or {}
+    return {
+        "micropython": ".".join(map(str, prof["micropython"])) + ("" if prof["micropython_source"]["exact"] else "~"),
+        "layout": prof["layout"],
+        "csi": None if csi is None else ("alias:" + csi["alias_of"]) if "alias_of" in csi else
+        "CSI(" + ",".join(csi["classes"]["CSI"].get("make_new_kwargs") or []) + ")",
+        "JPEG_SUBSAMPLING_422": "JPEG_SUBSAMPLING_422" in img["names"],
+        "omv_ints": m["omv"].get("ints"),
+        "disable_fb": "disable_fb" in m["omv"]["names"],
+        "PM_NONE": "PM_NONE" in (wlan.get("names") or []),
+        "md5": "md5" in (m["hashlib"] or {}).get("names", []),
+        "vfs": m.get("vfs") is not None,
+        "draw_string": img["classes"]["Image"]["methods"].get("draw_string", {}).get("positional"),
+        "save_kw_only": img["classes"]["Image"]["methods"].get("save", {}).get("kw_only"),
+        **{k: f[k]["value"] for k in ("gmtime_overflow_from", "ntptime_era_pivot_year",
+                                      "main_skipped_when_boot_py_raises", "gc_heap_regions") if k in f},
+    }
+
+
+def survey(tags, paths):
+    for tag in tags:
+        tag = tag if tag.startswith("v") else "v" + tag
+        print(tag, json.dumps(survey_row(build(tag, paths)), sort_keys=True))
 
 
 if __name__ == "__main__":
