@@ -188,3 +188,18 @@ def test_gc_heap():
 def test_layout():
     assert [profiles.load(v)["layout"] for v in ("4.5.2", "4.5.9", "4.6.20", "5.0.0")] == \
         ["root", "root", "split", "split"]
+
+
+def test_subsampling_keyword_silently_ignored_before_4_5_4():
+    # to_jpeg(subsampling=...) is ignored on 4.5.2 (keywords looked up by hand), so AUTO applies:
+    # quality >= 60 gives 4:4:4, which RTP/JPEG cannot carry
+    old = image_method("4.5.2", "to_jpeg")
+    assert "subsampling" not in old["kwargs"] and old["ignores_unknown_kwargs"]
+    assert fact("4.5.2", "jpeg_auto_subsampling")["444_from_quality"] == 60
+    assert "subsampling" in image_method("4.5.4", "to_jpeg")["kwargs"]
+
+
+def test_framebuffer_pool_outside_the_gc_heap():
+    assert fact("4.5.2", "framebuffer_pool") == 10 * 1024 * 1024
+    assert fact("4.7.0", "framebuffer_pool") == 13 * 1024 * 1024
+    assert fact("5.0.0", "framebuffer_pool") == 23 * 1024 * 1024

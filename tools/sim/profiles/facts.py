@@ -14,7 +14,8 @@ def fact(value, source, note):
 def collect(ix, fw, mplib, prof):
     out = {}
     for fn in (reset_cause, sdcard_readblocks, gmtime_overflow, ntptime_pivot, numbers, boot_order,
-               gc_heap, deepsleep, wdt_range, errno_values, pm_constants):
+               gc_heap, deepsleep, wdt_range, errno_values, pm_constants, framebuffer_pool,
+               jpeg_auto_subsampling, mpy_version):
         out.update(fn(ix, fw, mplib, prof))
     return out
 
@@ -284,3 +285,62 @@ def pm_constants(ix, fw, mplib, prof):
     return {"wlan_pm_constants": fact(has, wlan.get("source", "?"),
                                       "WLAN.PM_NONE/PM_PERFORMANCE/PM_POWERSAVE %s; values come "
                                       "from the cyw43 driver (CYW43_PM_VALUE)" % ("present" if has else "absent"))}
+
+
+def _board_config(fw):
+    for name in ("omv_boardconfig.h", "board_config.h"):
+        vp = "omv/boards/OPENMV_RT1060/" + name
+        if fw._has(vp):
+            return name, fw._show(vp)
+    return None, ""
+
+
+def framebuffer_pool(ix, fw, mplib, prof):
+    name, text = _board_config(fw)
+    src = "%sboards/OPENMV_RT1060/%s @%s" % (fw.omv_root, name, fw.tag)
+    m = re.search(r"#define\s+OMV_UMA_BLOCK0_SIZE\s+(\S+)", text)
+    if m:
+        return {"framebuffer_pool": fact(_size(m.group(1)), src.replace(" @", " OMV_UMA_BLOCK0_SIZE @"),
+                                         "frame buffers and image allocations come from the UMA "
+                                         "pool in SDRAM, outside the GC heap")}
+    m = re.search(r"#define\s+OMV_FB_SIZE\s+(\S+)", text)
+    a = re.search(r"#define\s+OMV_FB_ALLOC_SIZE\s+(\S+)", text)
+    if m:
+        return {"framebuffer_pool": fact(_size(m.group(1)), src.replace(" @", " OMV_FB_SIZE @"),
+                                         "frame buffer memory in SDRAM, outside the GC heap; "
+                                         "fb_alloc minimum %s" % (a.group(1) if a else "?"))}
+    return {}
+
+
+def jpeg_auto_subsampling(ix, fw, mplib, prof):
+    for rel in ("lib/imlib/jpege.c", "imlib/jpege.c", "imlib/jpeg.c", "lib/imlib/jpeg.c"):
+        text = fw.omv.show(rel)
+        if not text:
+            continue
+        m = re.search(r"quality\s*<=\s*(\d+)\s*\)\s*\{\s*\w+\s*=\s*(\w+);\s*\}\s*else\s+if\s*\(\s*"
+                      r"quality\s*<\s*(\d+)\s*\)\s*\{\s*\w+\s*=\s*(\w+);", text)
+        if m:
+            has_kw = "subsampling" in prof["modules"]["image"]["classes"]["Image"]["methods"]["to_jpeg"]["kwargs"]
+            return {"jpeg_auto_subsampling": fact(
+                {"420_up_to_quality": int(m.group(1)), "422_below_quality": int(m.group(3)),
+                 "444_from_quality": int(m.group(3))},
+                "%s%s jpeg_compress @%s" % (fw.omv_root, rel, fw.tag),
+                "colour images without an explicit subsampling: quality <= %s gives 4:2:0, < %s "
+                "4:2:2, else 4:4:4 (RTP/JPEG cannot carry 4:4:4). %s" % (
+                    m.group(1), m.group(3),
+                    "to_jpeg takes subsampling= to override" if has_kw else
+                    "This firmware's to_jpeg has no subsampling keyword (and silently ignores "
+                    "unknown keywords): keep quality below %s" % m.group(3)))}
+    return {}
+
+
+def mpy_version(ix, fw, mplib, prof):
+    text = fw.mp.show("py/persistentcode.h") or ""
+    v = re.search(r"#define\s+MPY_VERSION\s+(\d+)", text)
+    sub = re.search(r"#define\s+MPY_SUB_VERSION\s+(\d+)", text)
+    if not v:
+        return {}
+    return {"mpy_version": fact([int(v.group(1)), int(sub.group(1)) if sub else 0],
+                                "micropython:py/persistentcode.h MPY_VERSION @%s" % _mp_label(fw, "py/persistentcode.h"),
+                                ".mpy files must have this major version; the sub-version is "
+                                "checked only for native code")}
