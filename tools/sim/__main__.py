@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import storage, wifi
 from .console import Console
-from .board import FIRMWARES, Board, Options
+from .board import Board, Options, firmware_names
 
 
 def parse_args(argv=None):
@@ -24,8 +24,10 @@ def parse_args(argv=None):
                    help="host TCP port that serves the camera's RTSP port (default 8554)")
     p.add_argument("--config", type=Path, help="config.json to put on the drives "
                    "(default: the app's own config.json)")
-    p.add_argument("--firmware", choices=sorted(FIRMWARES), default="5.0",
-                   help="emulated OpenMV firmware version (storage layout, camera API)")
+    p.add_argument("--firmware", choices=firmware_names(), default="5.0", metavar="VERSION",
+                   help="emulated OpenMV firmware version, short or full (%s); it "
+                   "decides the storage layout, modules, names and behaviours (default 5.0)"
+                   % ", ".join(firmware_names()))
     p.add_argument("--sd-image", type=Path,
                    help="SD card image file to use (created with the app if it does not exist)")
     p.add_argument("--sd-fault", default="none",
@@ -44,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--serial", action="store_true",
                    help="offer the camera's USB serial port (the REPL, for mpremote) on a "
                    "pseudo-terminal; its path is printed on a line 'serial: /dev/pts/N'")
+    p.add_argument("--ticks-start-ms", type=int, metavar="N",
+                   help="time.ticks_ms() reads N at every hardware boot instead of 0 (it "
+                   "wraps at 2**30: e.g. %d reaches the wrap after 60 s)" % (2**30 - 60000))
     p.add_argument("--workdir", type=Path, default=Path("run"),
                    help="folder for the flash and SD images (default ./run)")
     p.add_argument("--trace", action="store_true",
@@ -77,7 +82,7 @@ def main(argv=None):
     opt = Options(firmware=a.firmware, config=a.config, sd_image=a.sd_image, sd_fault=a.sd_fault,
                   wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
                   time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
-                  workdir=a.workdir, serial=a.serial)
+                  workdir=a.workdir, serial=a.serial, ticks_start_ms=a.ticks_start_ms)
     console = Console(trace=a.trace)
     opt.printer = console
     board = Board(opt)

@@ -16,21 +16,33 @@ from pathlib import Path
 from tools import mpy
 from tools.appfiles import app_files
 
-from . import storage, wifi
+from . import profiles, storage, wifi
 from .bus import BusServer
 from .camera import FB_POOL_BYTES, CameraModel
 
-PWRON_RESET, WDT_RESET, SOFT_RESET = 1, 3, 5
-CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", SOFT_RESET: "soft"}
-FIRMWARES = {"4.5": (4, 5, 9), "4.6": (4, 6, 20), "4.7": (4, 7, 0), "4.8": (4, 8, 1),
-             "5.0": (5, 0, 0)}
+# machine.reset_cause() values (ports/mimxrt/modmachine.c); 4 is DEEPSLEEP_RESET
+PWRON_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 3, 4, 5
+CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", DEEPSLEEP_RESET: "deep-sleep wake",
+               SOFT_RESET: "soft"}
+TICKS_PERIOD = 1 << 30         # ticks_ms wraps here on the 32-bit camera
 RTC_LOST = 1356998400          # 2013-01-01 00:00:00 UTC: what the RTC reads after power loss
 HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap
 
 
+def firmware_names():
+    """Every name --firmware / Options.firmware takes: the short ones and the full versions."""
+    return sorted(profiles.ALIASES) + profiles.names()
+
+
+def fact(profile, name, default=None):
+    """The value of one of the profile's behaviour facts (default when it has none)."""
+    return profile.get("facts", {}).get(name, {}).get("value", default)
+
+
 @dataclass
 class Options:
-    firmware: str = "5.0"
+    firmware: str = "5.0"          # a profile: short ("4.7") or full ("4.7.0") version
+    profile: dict = None           # a profile dict instead (tests of the emulator itself)
     app_dir: Path = mpy.ROOT
     workdir: Path = mpy.ROOT / "run"
     config: Path = None            # None: the app's own config.json
@@ -51,15 +63,15 @@ class Options:
     printer: object = None         # callable(kind, text) printing events (kind None: a console
                                    # line) instead of echo's one line each: tools/sim/console.py
     serial: bool = False           # offer the USB serial REPL on a pty (tools/sim/serial.py)
+    ticks_start_ms: int = None     # ticks_ms() at every hardware boot (None: 0, the camera's)
     extra_env: dict = field(default_factory=dict)
 
 
 class Board:
     def __init__(self, options=None, **kw):
         self.opt = options or Options(**kw)
-        if self.opt.firmware not in FIRMWARES:
-            raise ValueError("firmware must be one of " + ", ".join(FIRMWARES))
-        self.firmware = FIRMWARES[self.opt.firmware]
+        self.profile = self.opt.profile or profiles.load(self.opt.firmware)  # ValueError if unknown
+        self.firmware = tuple(self.profile["firmware"])
         self.events = []               # (monotonic time, kind, text)
         self.console = []              # lines the firmware printed
         self.cond = threading.Condition()
@@ -69,6 +81,11 @@ class Board:
         self.proc = None
         self.boots = 0
         self.sleeping = False
+        # The SRC user-reset flag: a deep-sleep wake sets it, only a power loss clears it;
+        # while set, machine.reset_cause() reads DEEPSLEEP_RESET whatever the reset was.
+        self.user_reset_flag = False
+        self._hw_cause = PWRON_RESET    # what the WDOG recorded at the last hardware reset
+        self._ticks = (0, 0.0)          # ticks_ms at the last process start, and when
         self._pending = None           # why the running process is about to end
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -76,7 +93,7 @@ class Board:
         self._reader = None
         self._sd_remove_at = None
         self.wifi = wifi.AccessPoint(self.emit, fault=self.opt.wifi_fault)
-        self.camera = CameraModel(firmware=self.firmware, source=self.opt.source,
+        self.camera = CameraModel(profile=self.profile, source=self.opt.source,
                                   fps=self.opt.fps, emit=self.emit)
         self._prepare_storage()
         handlers = self._handlers()
@@ -193,6 +210,7 @@ class Board:
             "pin_set": self._pin_set,
             "wdt_start": self._wdt_start,
             "wdt_feed": self._wdt_feed,
+            "ticks_start": lambda p: struct.pack("<q", self._ticks[0]),
             "reset": lambda p: self._end_process(("reset", SOFT_RESET, True)),
             "soft_reset": lambda p: self._end_process(("reset", SOFT_RESET, False)),
             "deepsleep": lambda p: self._end_process(("sleep", struct.unpack("<i", p)[0])),
@@ -250,7 +268,8 @@ class Board:
         self._wake.set()
 
     def power_cycle(self, lose_rtc=True):
-        """Unplug and plug in again: RAM and (without a backup supply) the RTC are lost."""
+        """Unplug and plug in again: RAM, the reset flags and (without a backup supply) the
+        RTC are lost."""
         if lose_rtc:
             self.rtc_offset = RTC_LOST - time.time()
         self._end_process(("power",))
@@ -287,10 +306,13 @@ class Board:
             return WDT_RESET, True
         if kind == "power":
             self.emit("power", "power cycled")
+            self.user_reset_flag = False
             return PWRON_RESET, True
         if kind == "sleep":
             self._deep_sleep(why[1])
-            return PWRON_RESET, True
+            self.user_reset_flag = fact(self.profile, "reset_cause_after_deepsleep",
+                                        DEEPSLEEP_RESET) == DEEPSLEEP_RESET
+            return DEEPSLEEP_RESET, True
         self.emit("power", "firmware process ended unexpectedly (exit code %s)" % self._exitcode)
         return None, None
 
@@ -308,11 +330,38 @@ class Board:
         self.sleeping = False
         self.emit("wake", "woke by %s after %.1f s" % ("P11" if woke_by_pin else "timer", slept))
 
+    def _reset_cause(self, cause, hard):
+        """What machine.reset_cause() reads after this reset (source: ports/mimxrt/
+        modmachine.c mp_machine_reset_cause @v1.23.0): DEEPSLEEP_RESET while the SRC
+        user-reset flag is set (profile facts reset_cause_after_deepsleep, _sticky), else
+        the WDOG's record of the last HARDWARE reset, which a soft reset leaves as it was."""
+        if hard:
+            self._hw_cause = PWRON_RESET if cause == DEEPSLEEP_RESET else cause
+        if self.user_reset_flag:
+            if cause != DEEPSLEEP_RESET and hard and not fact(self.profile, "reset_cause_sticky", True):
+                self.user_reset_flag = False
+            else:
+                return DEEPSLEEP_RESET
+        return self._hw_cause
+
+    def _start_ticks(self, hard):
+        # A hardware reset restarts the counter (at ticks_start_ms if asked); a soft reset
+        # does not: the new process goes on from where the old one's counter is now.
+        now = time.monotonic()
+        if hard:
+            start = (self.opt.ticks_start_ms or 0) % TICKS_PERIOD
+        else:
+            start = (self._ticks[0] + int((now - self._ticks[1]) * 1000)) % TICKS_PERIOD
+        self._ticks = (start, now)
+
     def _run_firmware(self, cause, run_main):
-        self._cause, self._run_main = cause, run_main
+        hard = not (cause == SOFT_RESET and not run_main)
+        self._cause, self._run_main = self._reset_cause(cause, hard), run_main
+        self._start_ticks(hard)
         self.boots += 1
-        self.emit("boot", "#%d, firmware %s, reset cause %s" % (
-            self.boots, "%d.%d.%d" % self.firmware, CAUSE_NAMES[cause]))
+        reads = "" if self._cause == cause else " (reset_cause() reads %d)" % self._cause
+        self.emit("boot", "#%d, firmware %s%s, reset cause %s" % (
+            self.boots, "%d.%d.%d" % self.firmware, reads, CAUSE_NAMES[cause]))
         env = {"SIM_BUS": "127.0.0.1:%d" % self.bus.port,
                "SIM_PORT_MAP": "%d=%d" % (self.opt.camera_rtsp_port, self.opt.rtsp_port)}
         if self.opt.ntp_port:

@@ -7,6 +7,9 @@ the picture (tools/sim/frames.py), JPEG encoding, and injected capture errors.
 
 Register `CameraModel(...).handlers()` on the board's BusServer. Bus operations (all
 little-endian):
+  profile        b"" | b"module:NAME"
+                                -> the firmware profile, one part at a time, as JSON (see
+                                   profile_part; tools/sim/device/_profile.py reads it)
   cam_info                      -> <BBBI> firmware major, minor, patch, FB_POOL_BYTES
   cam_reset                     sensor reset: streaming restarts, shutdown ends
   cam_shutdown   <B on>         power the sensor down (captures then time out) or up
@@ -23,6 +26,7 @@ little-endian):
 """
 import collections
 import io
+import json
 import struct
 import threading
 import time
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import frames
+from . import frames, profiles
 from .bus import BusError
 
 # Frame-buffer pool of the emulated camera (bytes). The device allocates it once, at import of
@@ -68,6 +72,21 @@ class FrameRecord:
     subsampling: int       # SOF0 luma sampling byte for JPEGs (0x21 = 4:2:2), else 0
 
 
+def profile_part(profile, payload):
+    """The part of a firmware profile the device asks for (bus "profile"): b"" -> firmware,
+    MicroPython version, layout, the facts' values and which modules exist; b"module:NAME"
+    -> that module's section (null: the firmware has no such module; {}: not described)."""
+    key = bytes(payload).decode()
+    if key.startswith("module:"):
+        return json.dumps(profile["modules"].get(key[7:], {})).encode()
+    return json.dumps({
+        "firmware": profile["firmware"], "micropython": profile.get("micropython"),
+        "layout": profile.get("layout"),
+        "facts": {k: v.get("value") for k, v in profile.get("facts", {}).items()},
+        "modules": {k: v is not None for k, v in profile["modules"].items()},
+    }).encode()
+
+
 def auto_subsampling(quality):
     """The firmware encoder's choice for JPEG_SUBSAMPLING_AUTO."""
     if quality <= 35:
@@ -84,8 +103,11 @@ class CameraModel:
     FB_POOL_BYTES = FB_POOL_BYTES
 
     def __init__(self, firmware=(5, 0, 0), source="synthetic", fps=30.0, emit=None,
-                 history=300):
-        self.firmware = tuple(firmware)
+                 history=300, profile=None):
+        # The firmware profile (a dict) or its version: the device's modules take their
+        # shape from it (the board passes its own; tests may give just a version tuple).
+        self.profile = profile or profiles.load("%d.%d.%d" % tuple(firmware))
+        self.firmware = tuple(self.profile["firmware"])
         self.fps = float(fps)
         self.emit = emit or (lambda kind, text: None)
         self.capture_timeout = 0.0      # seconds a failing capture blocks (camera: 3 s)
@@ -106,6 +128,7 @@ class CameraModel:
 
     def handlers(self):
         return {
+            "profile": lambda p: profile_part(self.profile, p),
             "cam_info": self._info,
             "cam_reset": self._reset,
             "cam_shutdown": self._shutdown_op,

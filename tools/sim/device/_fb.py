@@ -3,7 +3,7 @@
 # area is one bytearray allocated once, at import: the emulator starts MicroPython with
 # heap = 8 MB + FB_POOL_BYTES, so the application still sees a camera-sized GC heap.
 # Like the firmware, the pool is cut into equal buffers of width * height * 2 bytes (any
-# pixel format), three if they fit, else two, else one; each buffer gets image.HDR spare
+# pixel format), three if they fit, else two, else one; each buffer gets image._HDR spare
 # bytes in front so it can go to the host as one bus request (to_jpeg).
 # Capture allocates nothing per frame here beyond the bus's own reply header: every buffer
 # has one Image object, reused each time the buffer comes round.
@@ -16,18 +16,22 @@ FB_POOL_BYTES = 6291456          # must equal tools/sim/camera.py FB_POOL_BYTES
 pool = bytearray(FB_POOL_BYTES)
 _pool = memoryview(pool)
 
-# Frame sizes: the firmware's constant values (5.0 numbering) and dimensions.
+# Frame sizes by name. Their constant values differ between versions (4.8 added CUSTOM = 1,
+# which moved every later size up by one: source common/omv_csi.h omv_csi_framesize_t
+# @v4.8.1 vs @v4.7.0); the modules export 5.0's numbering and the profile's values replace
+# it (_profile.shape), then learn_sizes() maps the values the app sees to dimensions.
 _NAMES = ("INVALID", "CUSTOM", "QQCIF", "QCIF", "CIF", "QQSIF", "QSIF", "SIF", "QQQQVGA",
           "QQQVGA", "QQVGA", "QVGA", "VGA", "HQQQQVGA", "HQQQVGA", "HQQVGA", "HQVGA", "HVGA",
           "B64X32", "B64X64", "B128X64", "B128X128", "B160X160", "B320X320", "LCD", "QQVGA2",
           "WVGA", "WVGA2", "SVGA", "XGA", "WXGA", "SXGA", "SXGAM", "UXGA", "HD", "FHD", "QHD",
           "QXGA", "WQXGA", "WQXGA2")
-SIZES = ((0, 0), (0, 0), (88, 72), (176, 144), (352, 288), (88, 60), (176, 120), (352, 240),
+_DIMS = ((0, 0), (0, 0), (88, 72), (176, 144), (352, 288), (88, 60), (176, 120), (352, 240),
          (40, 30), (80, 60), (160, 120), (320, 240), (640, 480), (30, 20), (60, 40),
          (120, 80), (240, 160), (480, 320), (64, 32), (64, 64), (128, 64), (128, 128),
          (160, 160), (320, 320), (128, 160), (128, 160), (720, 480), (752, 480), (800, 600),
          (1024, 768), (1280, 768), (1280, 1024), (1280, 960), (1600, 1200), (1280, 720),
          (1920, 1080), (2560, 1440), (2048, 1536), (2560, 1600), (2592, 1944))
+SIZES = {}           # framesize constant value -> (width, height)
 
 E_FRAMESIZE = "Frame size is not supported or is not set."
 E_PIXFORMAT = "Pixel format is not supported or is not set."
@@ -52,6 +56,14 @@ def export(ns):
     ns["BINARY"] = image.BINARY
     ns["BAYER"] = image.BAYER
     ns["YUV422"] = image.YUV422
+
+
+def learn_sizes(ns):
+    """Map the framesize values of a (profile-shaped) module namespace to their dimensions."""
+    for i in range(2, len(_NAMES)):
+        v = ns.get(_NAMES[i])
+        if isinstance(v, int):
+            SIZES[v] = _DIMS[i]
 
 
 def check_pool():
@@ -86,7 +98,7 @@ def get_pixformat():
 
 def set_framesize(fs):
     global _framesize
-    if not isinstance(fs, int) or fs < 2 or fs >= len(SIZES):
+    if fs not in SIZES:
         raise RuntimeError(E_FRAMESIZE)
     _framesize = fs
     _layout(-1)
@@ -132,7 +144,7 @@ def _layout(n):
     if n == 0 or not _pixformat or not _framesize:
         return
     w, h = SIZES[_framesize]
-    slot = (image.HDR + w * h * 2 + 31) & ~31
+    slot = (image._HDR + w * h * 2 + 31) & ~31
     if n < 0:
         n = min(3, FB_POOL_BYTES // slot)
     if n < 1 or n * slot > FB_POOL_BYTES:

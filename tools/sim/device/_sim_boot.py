@@ -1,6 +1,7 @@
 # The emulated firmware's boot sequence (what OpenMV's frozen _boot.py and main loop do):
 # mount internal flash and the SD card as the chosen firmware version lays them out, change
-# directory, run boot.py, then main.py, then sit at the REPL.
+# directory, run boot.py, then main.py, then sit at the REPL. The firmware profile says
+# which layout and whether a failing boot.py skips main.py (tools/sim/device/_profile.py).
 import sys
 import os
 import vfs
@@ -8,14 +9,17 @@ import json
 import _bus
 
 info = json.loads(_bus.call("board_info"))
-FW = tuple(info["firmware"])
-LAYOUT_SPLIT = FW >= (4, 6, 0)       # 4.6+: /flash and /sdcard; 4.5: one drive at /
 
 vfs.umount("/")
 # The frozen modules of the emulated firmware (this directory) stay reachable at /.sim
 vfs.mount(vfs.VfsPosix(info["device_dir"]), "/.sim")
 sys.path[:] = ["", ".frozen", "/.sim"]
+import _profile
+import time         # starts the emulated ticks counter where the board says it is
 import _fb          # frame buffers sit outside the app's 8 MB, as on the camera: reserve them first
+
+# 4.6+: /flash and /sdcard; 4.5: one drive at / (source: the profile's "layout")
+LAYOUT_SPLIT = _profile.top()["layout"] == "split"
 
 import mimxrt
 import machine
@@ -89,11 +93,13 @@ def _run(name):
 
 def main():
     _mount_all()
+    import _imports
+    _imports.install()      # from here the app imports the firmware's builtins, not unix's
     import _repl
     try:
         _repl.begin()       # from here Ctrl-C on the serial port interrupts the scripts
         ok = _run("boot.py") if info.get("run_boot", True) else True
-        if not ok and FW >= (5, 0, 0):
+        if not ok and _profile.fact("main_skipped_when_boot_py_raises"):
             print("boot.py failed: main.py not run")
         elif info["run_main"]:
             _run("main.py")

@@ -1,17 +1,25 @@
 # Emulated OpenMV `image` module: the Image class of the camera firmware (RGB565, GRAYSCALE
 # and JPEG images), with the firmware's semantics where the application depends on them:
-# - draw_string takes (x, y, text) up to 4.8 and ((x, y), text) from 5.0; the other form
-#   fails as it does on the camera (4.x: ValueError, 5.0: TypeError);
+# - draw_string takes (x, y, text) up to 4.8 and ((x, y), text) from 5.0 (the profile's
+#   "positional" form); the other form fails as it does on the camera (4.x: ValueError,
+#   5.0: TypeError);
 # - drawing on a JPEG image raises ValueError; to_jpeg()/compress() convert in place, in the
 #   image's own (frame) buffer, and JPEG_SUBSAMPLING_AUTO picks 4:4:4 from quality 60;
+# - up to 4.5.3 there is no `subsampling` keyword nor JPEG_SUBSAMPLING_* constant: to_jpeg
+#   reads its keywords one by one (py_helper_keyword_*), so subsampling= is ignored there and
+#   the encoder picks by quality alone, the same rule as AUTO (4:4:4 from quality 60).
+#   source: src/omv/modules/py_image.c py_image_to and src/omv/imlib/jpeg.c jpeg_compress
+#   @v4.5.2; modules/py_image.c py_image_to (allowed_args) and lib/imlib/jpege.c
+#   jpeg_compress @v4.7.0 / @v5.0.0;
 # - bytearray() and memoryview(img) are views of the buffer, no copy.
 # Image subclasses memoryview so that the buffer protocol (memoryview(img), sock.write(img))
 # works like the firmware's; drawing goes through a framebuf.FrameBuffer over the same bytes
 # (its 8x8 font drawn in OpenMV's 8x10 cell). JPEG encoding runs on the host, over the bus:
 # the pixels go out of the buffer and the JPEG comes back into it.
-import framebuf
-import struct
-import uctypes
+import framebuf as _framebuf
+import struct as _struct
+import uctypes as _uctypes
+import _profile
 
 BINARY = 0x08010000       # OpenMV's pixformat values
 GRAYSCALE = 0x08020001
@@ -25,13 +33,13 @@ JPEG_SUBSAMPLING_444 = 0x11
 JPEG_SUBSAMPLING_422 = 0x21
 JPEG_SUBSAMPLING_420 = 0x22
 
-HDR = 16                  # spare bytes before the pixels: the bus request header goes there
+_HDR = HDR = 16           # spare bytes before the pixels: the bus request header goes there
 _IMG = "<HHIBBI"          # w, h, pixformat, quality, subsampling or file kind, capacity
 _KIND = {".jpg": 1, ".jpeg": 1, ".bmp": 2, ".ppm": 3, ".png": 4}
 
 _board = None
 _glyph = bytearray(8)     # one 8x8 glyph, for scaled text
-_gfb = framebuf.FrameBuffer(_glyph, 8, 8, framebuf.MONO_HLSB)
+_gfb = _framebuf.FrameBuffer(_glyph, 8, 8, _framebuf.MONO_HLSB)
 
 
 def _info():
@@ -39,12 +47,23 @@ def _info():
     global _board
     if _board is None:
         import _bus
-        _board = struct.unpack("<BBBI", _bus.call("cam_info"))
+        _board = _struct.unpack("<BBBI", _bus.call("cam_info"))
     return _board
 
 
 def _v5():
     return _info()[0] >= 5
+
+
+_NO = object()            # "keyword not given"
+_AUTO = 0                 # JPEG_SUBSAMPLING_AUTO (the constant itself may be gated away)
+_SUB_OK, _SUB_REFUSED, _SUB_IGNORED = 0, 1, 2
+_sub = _SUB_OK            # what to_jpeg does with subsampling= on this firmware
+_point = None             # draw_string((x, y), text)? None: by version (no profile)
+
+
+def _point_text():
+    return _v5() if _point is None else _point
 
 
 def _bpp(fmt):
@@ -63,17 +82,17 @@ class Image(memoryview):
             data = _read(arg)
             arg, height = _jpeg_size(data)
             pixformat, _size = JPEG, len(data)
-            _raw = memoryview(bytearray(HDR + _size))
-            _raw[HDR:] = data
+            _raw = memoryview(bytearray(_HDR + _size))
+            _raw[_HDR:] = data
         elif pixformat == JPEG:
             if _raw is None:
                 raise ValueError("emulator: JPEG images come from snapshot, to_jpeg or a file")
         else:
             _size = arg * height * _bpp(pixformat)
             if _raw is None:
-                _raw = memoryview(bytearray(HDR + _size))
+                _raw = memoryview(bytearray(_HDR + _size))
         self._raw = _raw
-        self._data = _raw[HDR:]
+        self._data = _raw[_HDR:]
         self._w = arg
         self._h = height
         self._fmt = pixformat
@@ -95,8 +114,8 @@ class Image(memoryview):
         if self._fmt == JPEG:
             raise ValueError("Expected a mutable image")
         if self._fb is None:
-            mode = framebuf.RGB565 if self._mfmt == RGB565 else framebuf.GS8
-            self._fb = framebuf.FrameBuffer(self._data, self._w, self._h, mode)
+            mode = _framebuf.RGB565 if self._mfmt == RGB565 else _framebuf.GS8
+            self._fb = _framebuf.FrameBuffer(self._data, self._w, self._h, mode)
         return self._fb
 
     def _color(self, color):
@@ -130,7 +149,7 @@ class Image(memoryview):
         return self._size if self._fmt == JPEG else self._h
 
     def bytearray(self):
-        return uctypes.bytearray_at(uctypes.addressof(self._data), self._size)
+        return _uctypes.bytearray_at(_uctypes.addressof(self._data), self._size)
 
     # ---- drawing
 
@@ -139,7 +158,7 @@ class Image(memoryview):
                     char_vflip=False, string_rotation=0, string_hmirror=False,
                     string_vflip=False):
         fb = self._canvas()
-        if _v5():
+        if _point_text():
             # 5.0: draw_string((x, y), text, color, scale, ...)
             if not isinstance(a, (tuple, list)):
                 raise TypeError("object '%s' isn't a tuple or list" % type(a).__name__)
@@ -228,7 +247,11 @@ class Image(memoryview):
 
     # ---- compression and files
 
-    def to_jpeg(self, *, quality=90, subsampling=JPEG_SUBSAMPLING_AUTO, copy=False):
+    def to_jpeg(self, *, quality=90, subsampling=_NO, copy=False):
+        if subsampling is _NO or _sub == _SUB_IGNORED:
+            subsampling = _AUTO
+        elif _sub == _SUB_REFUSED:
+            raise _profile.unexpected("subsampling")
         if quality < 1 or quality > 100:
             raise ValueError("Quality ranges between 0 and 100")
         if self._fmt == JPEG:
@@ -236,11 +259,11 @@ class Image(memoryview):
         _bpp(self._fmt)
         if copy:
             return _copy(self, _host("img_jpeg", self, quality, subsampling, 1 << 20))
-        struct.pack_into(_IMG, self._raw, 0, self._w, self._h, self._fmt, quality,
+        _struct.pack_into(_IMG, self._raw, 0, self._w, self._h, self._fmt, quality,
                          subsampling, len(self._data))
         import _bus
         try:
-            n = _bus.call_into("img_jpeg", self._raw, self._data, HDR + self._size)
+            n = _bus.call_into("img_jpeg", self._raw, self._data, _HDR + self._size)
         except RuntimeError as e:
             raise OSError(e.args[0])
         self._set(JPEG, n)
@@ -286,9 +309,9 @@ def _kind(path, fmt):
 def _host(op, img, quality, mode, cap):
     # Off the hot path (save, copy=True): build the request in a fresh buffer.
     import _bus
-    req = bytearray(HDR + img._size)
-    struct.pack_into(_IMG, req, 0, img._w, img._h, img._fmt, quality, mode, cap)
-    req[HDR:] = img._data[:img._size]     # slice assignment wants a plain memoryview
+    req = bytearray(_HDR + img._size)
+    _struct.pack_into(_IMG, req, 0, img._w, img._h, img._fmt, quality, mode, cap)
+    req[_HDR:] = img._data[:img._size]     # slice assignment wants a plain memoryview
     try:
         return _bus.call(op, req)
     except RuntimeError as e:
@@ -299,8 +322,8 @@ def _copy(img, data=None):
     # A JPEG copy on the GC heap (to_jpeg(copy=True)), as the firmware's image_alloc.
     if data is None:
         data = img._data[:img._size]
-    raw = memoryview(bytearray(HDR + len(data)))
-    raw[HDR:] = data
+    raw = memoryview(bytearray(_HDR + len(data)))
+    raw[_HDR:] = data
     return Image(img._w, img._h, JPEG, raw, len(data))
 
 
@@ -374,3 +397,20 @@ def _glyph_scaled(fb, char, x0, y0, c, s, cw, ch):
             else:
                 col += 1
 
+
+def _shape():
+    # The firmware's names, constants and Image methods; how to_jpeg and draw_string take
+    # their arguments there (see the top of this file).
+    global _sub, _point
+    spec = _profile.gate(globals(), "image")
+    methods = spec.get("classes", {}).get("Image", {}).get("methods", {})
+    form = methods.get("draw_string", {}).get("positional")
+    if form:
+        _point = form.startswith("(")
+    sig = methods.get("to_jpeg", {})
+    if "subsampling" not in sig.get("kwargs", ("subsampling",)):
+        _sub = _SUB_IGNORED if sig.get("ignores_unknown_kwargs") else _SUB_REFUSED
+    _profile.forget("image")
+
+
+_shape()

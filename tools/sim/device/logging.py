@@ -1,8 +1,10 @@
 # Emulated frozen `logging` (the micropython-lib API): loggers, levels, StreamHandler,
 # FileHandler, Formatter with %(name)s %(message)s %(msecs)s %(asctime)s %(levelname)s.
 # Like the real one: no rotation and no flush per record (FileHandler buffers in the file).
-import sys
-import time
+# Shaped by the firmware profile at the end of this file.
+import sys as _sys
+import time as _time
+import _profile
 
 CRITICAL = 50
 ERROR = 40
@@ -14,7 +16,7 @@ NOTSET = 0
 _level_dict = {CRITICAL: "CRITICAL", ERROR: "ERROR", WARNING: "WARNING", INFO: "INFO",
                DEBUG: "DEBUG", NOTSET: "NOTSET"}
 _loggers = {}
-_stream = sys.stderr
+_stream = _sys.stderr
 _default_fmt = "%(levelname)s:%(name)s:%(message)s"
 _default_datefmt = "%Y-%m-%d %H:%M:%S"
 
@@ -25,7 +27,7 @@ class LogRecord:
         self.levelno = level
         self.levelname = _level_dict.get(level, "LVL%s" % level)
         self.message = message
-        self.ct = time.time()
+        self.ct = _time.time()
         self.msecs = int((self.ct - int(self.ct)) * 1000)
         self.asctime = None
 
@@ -82,7 +84,7 @@ class Formatter:
 
     def formatTime(self, datefmt, record):
         if hasattr(time, "strftime"):
-            return time.strftime(datefmt, time.localtime(record.ct))
+            return _time.strftime(datefmt, _time.localtime(record.ct))
         return None
 
     def format(self, record):
@@ -146,11 +148,11 @@ class Logger:
         tb = None
         if isinstance(exc_info, BaseException):
             tb = exc_info
-        elif hasattr(sys, "exc_info"):
-            tb = sys.exc_info()[1]
+        elif hasattr(_sys, "exc_info"):
+            tb = _sys.exc_info()[1]
         if tb:
             buf = _StringIO()
-            sys.print_exception(tb, buf)
+            _sys.print_exception(tb, buf)
             self.log(ERROR, buf.getvalue())
 
     def addHandler(self, handler):
@@ -236,5 +238,9 @@ def basicConfig(filename=None, filemode="a", format=None, datefmt=None, level=WA
         logger.addHandler(handler)
 
 
-if hasattr(sys, "atexit"):
-    sys.atexit(shutdown)
+if hasattr(_sys, "atexit"):
+    _sys.atexit(shutdown)
+
+
+_profile.gate(globals(), "logging")
+_profile.forget("logging")

@@ -1,16 +1,24 @@
 # Emulated `machine` for the OpenMV Cam RT1062 (mimxrt port + OpenMV's frozen LED wrapper).
 # State that must outlive the MicroPython process (RTC, watchdog, LED, SD card) lives on the
-# host board; this module forwards to it over the hardware bus.
-import struct
-import utime
+# host board; this module forwards to it over the hardware bus. Shaped by the firmware
+# profile at the end of this file (names, WDT keywords).
+import struct as _struct
+import utime as _utime
 import _bus
 import _rtc
 import _blockdev
+import _profile
 
+# reset_cause() values (source: ports/mimxrt/modmachine.c MP_PWRON_RESET.. enum and
+# mp_machine_reset_cause @v1.23.0). The module exports PWRON_RESET, WDT_RESET and SOFT_RESET
+# only (the profile decides): 2 is never reported, and 4 (DEEPSLEEP_RESET) has no name but
+# IS reported: whenever the SRC user-reset flag is set, which a deep-sleep wake sets and
+# nothing but a power loss clears, so after a wake even a later watchdog or soft reset
+# reads 4 (the board models that: tools/sim/board.py).
 PWRON_RESET = 1
-HARD_RESET = 2      # not reported by the RT1062; kept for code that names it
+HARD_RESET = 2
 WDT_RESET = 3
-DEEPSLEEP_RESET = 4  # never reported: a deep-sleep wake reads PWRON_RESET on this board
+DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
 _info = None
@@ -40,16 +48,16 @@ def soft_reset():
 
 def deepsleep(ms=0):
     # The RT1062 arms its wake timer in whole seconds; < 1 s arms no timer (P11 only).
-    _bus.call("deepsleep", struct.pack("<i", int(ms)))
+    _bus.call("deepsleep", _struct.pack("<i", int(ms)))
     _halt()
 
 
 def lightsleep(ms=0):
-    utime.sleep_ms(ms)
+    _utime.sleep_ms(ms)
 
 
 def idle():
-    utime.sleep_ms(1)
+    _utime.sleep_ms(1)
 
 
 def unique_id():
@@ -74,7 +82,7 @@ def _halt():
     # is gone (killed hard), nobody will: end here rather than sleep forever.
     import sys
     while True:
-        utime.sleep_ms(500)
+        _utime.sleep_ms(500)
         try:
             _bus.call("fw_version")
         except OSError:
@@ -87,31 +95,42 @@ class RTC:
 
     def datetime(self, dt=None):
         if dt is None:
-            t = utime.gmtime(_rtc.now())
+            t = _utime.gmtime(_rtc.now())
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
         y, mo, d, wd, h, mi, s = dt[:7]
-        secs = utime.mktime((y, mo, d, h, mi, s, 0, 0))
+        secs = _utime.mktime((y, mo, d, h, mi, s, 0, 0))
         _rtc.set(secs)
 
     def init(self, dt):
         self.datetime(dt)
 
 
+def _wdt_period(ms):
+    # The WDOG counts half seconds: the timeout is clamped to 500..128000 ms and rounded
+    # DOWN to a multiple of 500 ms (WDT(timeout=1200) bites after 1.0 s), never an error.
+    # source: ports/mimxrt/machine_wdt.c mp_machine_wdt_make_new_instance and
+    # mp_machine_wdt_timeout_ms_set @v1.23.0 (machine_wdt_make_new @v1.20.0)
+    ms = min(128000, max(500, int(ms)))
+    return ms // 500 * 500
+
+
 class WDT:
     # One watchdog per board: the host resets the board when it starves.
     def __init__(self, id=0, timeout=5000):
-        if timeout < 500 or timeout > 128000:
-            raise ValueError("timeout must be 500..128000 ms")
-        self._timeout = timeout
-        self._last = utime.ticks_ms()
-        _bus.call("wdt_start", struct.pack("<i", timeout))
+        if id != 0:
+            raise ValueError("WDT(%d) doesn't exist" % id)
+        self._last = _utime.ticks_ms()      # host ticks: pacing of the bus calls only
+        _bus.call("wdt_start", _struct.pack("<i", _wdt_period(timeout)))
 
     def feed(self):
         # Tell the host at most every ~50 ms: the bus round trip is cheap but not free.
-        now = utime.ticks_ms()
-        if utime.ticks_diff(now, self._last) >= 50:
+        now = _utime.ticks_ms()
+        if _utime.ticks_diff(now, self._last) >= 50:
             self._last = now
             _bus.call("wdt_feed")
+
+    def timeout_ms(self, ms):
+        _bus.call("wdt_start", _struct.pack("<i", _wdt_period(ms)))
 
 
 _led_state = {}
@@ -188,8 +207,22 @@ class Pin:
 
 class SDCard(_blockdev.BlockDev):
     # Block device of the micro SD slot (USDHC1), backed by an image file on the host.
+    # A failed block read or write RETURNS -EIO (-5), it does not raise, on a card with
+    # errors as on a card pulled out (source: ports/mimxrt/machine_sdcard.c
+    # machine_sdcard_readblocks / machine_sdcard_writeblocks @v1.23.0). VfsFat treats any
+    # non-zero return as a disk error, so file operations still raise OSError(EIO).
     def __init__(self, id=1):
         super().__init__("sd")
 
+    def readblocks(self, block, buf):
+        return 0 if self._io(0, block, buf) else -5
+
+    def writeblocks(self, block, buf):
+        return 0 if self._io(1, block, buf) else -5
+
     def present(self):
         return _bus.call("sd_present") == b"1"
+
+
+_profile.gate(globals(), "machine")
+_profile.forget("machine")

@@ -1,14 +1,20 @@
 # Emulated `network` (CYW43 WiFi of the RT1062). The access point lives on the host: it
 # decides whether association succeeds (no AP, wrong password, slow association) and when
 # the link drops. The station's address is on loopback, so clients on the PC reach the app.
-import struct
+# Shaped by the firmware profile at the end of this file: e.g. the WLAN.PM_* power modes
+# are absent on MicroPython 1.20 (firmware 4.5.0-4.5.2).
+import struct as _struct
 import _bus
+import _profile
 import socket as _socket
 
 _was_up = False
 STA_IF = 0
 AP_IF = 1
 
+# status() values (CYW43_LINK_*): the firmware's network module has no names for them
+# (the profile removes these), so this module uses its own private ones.
+_IDLE, _UP = 0, 3
 STAT_IDLE = 0
 STAT_CONNECTING = 1
 STAT_JOINED = 2
@@ -27,43 +33,47 @@ class WLAN:
     PM_PERFORMANCE = 0xA11142
     PM_POWERSAVE = 0x111022
 
-    def __init__(self, interface=STA_IF):
-        if interface != STA_IF:
-            raise ValueError("only the station interface is emulated")
+    def __init__(self, *interface):
+        # The interface is positional only, no keywords
+        # (source: extmod/network_cyw43.c network_cyw43_make_new mp_arg_check_num @v1.23.0)
+        if len(interface) > 1:
+            raise TypeError("function takes at most 1 positional argument")
+        if interface and interface[0] != 0:         # STA_IF
+            raise NotImplementedError("emulator: only the station interface is modelled")
 
     def active(self, flag=None):
         if flag is None:
             return _bus.call("wlan_active") == b"1"
         _bus.call("wlan_active", b"1" if flag else b"0")
         if not flag:
-            self._note(STAT_IDLE)
+            self._note(_IDLE)
 
-    def connect(self, ssid=None, key=None, bssid=None):
+    def connect(self, ssid=None, key=None, *, auth=-1, security=-1, bssid=None, channel=0):
         # Non-blocking like the CYW43 driver: poll status()/isconnected() against a deadline.
         if ssid is None:
             raise OSError(22)
         s = ssid.encode()
         k = (key or "").encode()
-        _bus.call("wlan_connect", struct.pack("<HH", len(s), len(k)) + s + k)
+        _bus.call("wlan_connect", _struct.pack("<HH", len(s), len(k)) + s + k)
 
     def disconnect(self):
         _bus.call("wlan_disconnect")
-        self._note(STAT_IDLE)
+        self._note(_IDLE)
 
     def status(self, param=None):
         if param == "rssi":
             return -50
-        st = struct.unpack("<i", _bus.call("wlan_status"))[0]
+        st = _struct.unpack("<i", _bus.call("wlan_status"))[0]
         self._note(st)
         return st
 
     def isconnected(self):
-        return self.status() == STAT_GOT_IP
+        return self.status() == _UP
 
     def _note(self, st):
         # A link that was up and is not any more breaks every socket, as on the camera.
         global _was_up
-        up = st == STAT_GOT_IP
+        up = st == _UP
         if _was_up and not up:
             _socket._link_down()
         elif up and not _was_up:
@@ -99,3 +109,7 @@ class WLAN:
 
     def scan(self):
         return []
+
+
+_profile.gate(globals(), "network")
+_profile.forget("network")

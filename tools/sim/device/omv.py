@@ -1,30 +1,23 @@
 # Emulated `omv`: which firmware the emulated board runs (chosen with --firmware).
+# version_major/minor/patch are int constants, not functions, on every version
+# (source: modules/py_omv.c globals_dict_table MP_ROM_INT(FIRMWARE_VERSION_MAJOR) @v4.5.2
+# .. @v5.0.0). disable_fb exists up to 4.7, debug_mode from 4.7: the profile decides.
 import _bus
-
-_v = None
+import _profile
 
 
 def _version():
-    global _v
-    if _v is None:
-        _v = tuple(int(x) for x in _bus.call("fw_version").decode().split("."))
-    return _v
+    fw = _profile.top().get("firmware")
+    if fw:
+        return tuple(fw)
+    return tuple(int(x) for x in _bus.call("fw_version").decode().split("."))
 
 
-def version_major():
-    return _version()[0]
-
-
-def version_minor():
-    return _version()[1]
-
-
-def version_patch():
-    return _version()[2]
+version_major, version_minor, version_patch = _version()
 
 
 def version_string():
-    return "%d.%d.%d" % _version()
+    return "%d.%d.%d" % (version_major, version_minor, version_patch)
 
 
 def arch():
@@ -40,8 +33,15 @@ def board_id():
     return ubinascii.hexlify(_bus.call("unique_id")).decode().upper()
 
 
+def debug_mode():
+    # True while OpenMV IDE is connected; the emulator has no IDE.
+    return False
+
+
 def disable_fb(flag=None):
-    # 4.5-4.7 only: stop the IDE preview frame buffer (no IDE in the emulator)
-    if _version() >= (5, 0, 0):
-        raise AttributeError("disable_fb")
+    # Stops the IDE preview frame buffer; no IDE here, so nothing to stop.
     return None
+
+
+_profile.gate(globals(), "omv")
+_profile.forget("omv")

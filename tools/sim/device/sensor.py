@@ -1,7 +1,8 @@
 # Emulated `sensor` module: OpenMV's legacy camera API (all firmware; deprecated in favour of
 # `csi` from 5.0, where it still works). Shares the sensor and frame buffers with `csi`
-# (tools/sim/device/_fb.py).
+# (tools/sim/device/_fb.py). Shaped by the firmware profile at the end of this file.
 import _fb
+import _profile
 
 _fb.export(globals())
 _fb.check_pool()
@@ -63,3 +64,8 @@ def skip_frames(n=-1, time=-1):
 
 def snapshot():
     return _fb.snapshot(True)
+
+
+_profile.gate(globals(), "sensor")
+_fb.learn_sizes(globals())
+_profile.forget("sensor")

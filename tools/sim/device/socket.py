@@ -6,9 +6,11 @@
 # - when the emulated WiFi link drops, every open socket fails, as on the camera.
 # The class derives from io.IOBase and answers the "get file descriptor" ioctl, so
 # select.poll() accepts it and returns this object (not the inner one) from poll().
-import io
+# Shaped by the firmware profile at the end of this file.
+import io as _io
 import usocket as _u
 import errno as _errno
+import _profile
 
 AF_INET = _u.AF_INET
 SOCK_STREAM = _u.SOCK_STREAM
@@ -79,7 +81,7 @@ def _link_restored():
     _link_up = True
 
 
-class socket(io.IOBase):
+class socket(_io.IOBase):
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, _inner=None):
         if not _link_up and _inner is None:
             raise OSError(_errno.ENETUNREACH if hasattr(_errno, "ENETUNREACH") else 101)
@@ -126,7 +128,7 @@ class socket(io.IOBase):
         return socket(_inner=s), _tuple(raw)
 
     def setsockopt(self, level, opt, val):
-        if level == IPPROTO_TCP:
+        if level == 6:                  # IPPROTO_TCP (absent on some firmware)
             return  # lwIP accepts TCP_NODELAY; the unix port's wrapper cannot pass it
         self._s.setsockopt(level, opt, val)
 
@@ -224,3 +226,7 @@ class socket(io.IOBase):
 
     def makefile(self, mode="rb", buffering=0):
         return self
+
+
+_profile.gate(globals(), "socket")
+_profile.forget("socket")
