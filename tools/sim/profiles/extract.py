@@ -852,6 +852,10 @@ def survey_row(prof):
         "vfs": m.get("vfs") is not None,
         "draw_string": img["classes"]["Image"]["methods"].get("draw_string", {}).get("positional"),
         "save_kw_only": img["classes"]["Image"]["methods"].get("save", {}).get("kw_only"),
+        "to_jpeg_strict": not img["classes"]["Image"]["methods"]["to_jpeg"].get("ignores_unknown_kwargs"),
+        "TCP_NODELAY": "TCP_NODELAY" in m["socket"]["names"],
+        "deflate": m.get("deflate") is not None,
+        "framebuffer_pool": f.get("framebuffer_pool", {}).get("value"),
         **{k: f[k]["value"] for k in ("gmtime_overflow_from", "ntptime_era_pivot_year",
                                       "main_skipped_when_boot_py_raises", "gc_heap_regions") if k in f},
     }
