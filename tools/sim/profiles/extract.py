@@ -510,6 +510,9 @@ class Index:
             kw = cf.kwargs(mk.strip())
             if kw is not None:
                 info["make_new_kwargs"] = [k["name"] for k in kw]
+                defaults = {k["name"]: self.default(k["default"]) for k in kw if k.get("default")}
+                if defaults:
+                    info["make_new_defaults"] = defaults
         return info
 
     def module(self, name, files):
@@ -580,7 +583,7 @@ class MpLib:
         if not self.ok:
             return None
         for ln in git(self.gitdir, "ls-tree", "-r", "--name-only", self.commit).split("\n"):
-            if ln.endswith("/%s/%s.py" % (package, package)) or ln.endswith("/%s/manifest.py" % package) and False:
+            if ln.endswith("/%s/%s.py" % (package, package)):
                 return ln
         return None
 
@@ -716,18 +719,8 @@ def machine_extras(ix, fw, mods):
                                                  "feed", "value", "irq", "ioctl", "writeblocks"])
         if info is not None:
             info["registered"] = cname in m["names"]
-            if tname == "machine_wdt_type" and "make_new_kwargs" not in info:
-                wdt = ix.find_type(tname, cf)
-                info["make_new_kwargs"] = wdt_kwargs(ix, fw, wdt)
         classes[cname] = info
     m["classes"] = classes
-
-
-def wdt_kwargs(ix, fw, cf):
-    # 1.21+: extmod/machine_wdt.c owns make_new and the port supplies mp_machine_wdt_make_new_instance
-    if cf is None:
-        return None
-    return [k["name"] for k in (cf.kwargs("machine_wdt_make_new") or [])] or None
 
 
 def network_extras(ix, fw, mods):
