@@ -56,3 +56,18 @@ def test_cli_refuses_unknown_fault(tmp_path):
     r = subprocess.run([sys.executable, "-m", "tools.sim", "--sd-fault", "melted"], cwd=mpy.ROOT,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--sd-fault must be one of" in r.stderr
+
+
+def test_cli_takes_a_full_firmware_version_and_a_ticks_start(tmp_path):
+    start = 2**30 - 60000                       # the counter wraps one minute after boot
+    port, lines, rc = run_cli(tmp_path, "--firmware", "4.7.0", "--ticks-start-ms", str(start),
+                              until="board: boot")
+    boot = [line for line in lines if line.startswith("board: boot")]
+    assert boot and "firmware 4.7.0, ticks_ms %d," % start in boot[0], lines[-10:]
+    assert rc == 0
+
+
+def test_cli_refuses_an_unknown_firmware(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "tools.sim", "--firmware", "4.9"], cwd=mpy.ROOT,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "4.7.0" in r.stderr      # the choices are listed

@@ -360,8 +360,9 @@ class Board:
         self._start_ticks(hard)
         self.boots += 1
         reads = "" if self._cause == cause else " (reset_cause() reads %d)" % self._cause
-        self.emit("boot", "#%d, firmware %s%s, reset cause %s" % (
-            self.boots, "%d.%d.%d" % self.firmware, reads, CAUSE_NAMES[cause]))
+        ticks = "" if self.opt.ticks_start_ms is None else ", ticks_ms %d" % self._ticks[0]
+        self.emit("boot", "#%d, firmware %s%s%s, reset cause %s" % (
+            self.boots, "%d.%d.%d" % self.firmware, ticks, reads, CAUSE_NAMES[cause]))
         env = {"SIM_BUS": "127.0.0.1:%d" % self.bus.port,
                "SIM_PORT_MAP": "%d=%d" % (self.opt.camera_rtsp_port, self.opt.rtsp_port)}
         if self.opt.ntp_port:

@@ -89,7 +89,9 @@ def _shadow(name):
 
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
-    if level == 0 and globals is not None and not globals.get("__file__", "").startswith(_DEVICE):
+    # __import__("x") called as a function passes no globals: the app's (capture.py) or ours
+    # (csi.py, for device modules only, which are never gated)
+    if level == 0 and not (globals and globals.get("__file__", "").startswith(_DEVICE)):
         name = _u_names.get(name, name)
         if name in _gated:
             if _unbuilt.pop(name, False):
