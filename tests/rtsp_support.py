@@ -40,7 +40,8 @@ DRIVER = mpy.ROOT / "tools" / "rtsp_serve.py"
 OPTION_FLAGS = {"fps": "--fps", "path": "--path", "auth": "--auth", "user": "--user",
                 "max_clients": "--max-clients", "timeout": "--timeout",
                 "expire_ms": "--expire-ms", "idle_ms": "--idle-ms", "stall_ms": "--stall-ms",
-                "rtp_port": "--rtp-port", "lag_ms": "--lag-ms", "frame_max": "--frame-max"}
+                "rtp_port": "--rtp-port", "lag_ms": "--lag-ms", "frame_max": "--frame-max",
+                "native": "--native"}
 
 
 # -- test images --------------------------------------------------------------------------------

@@ -42,6 +42,13 @@ def srv420(frames420):
 
 
 
+@pytest.fixture(scope="module")
+def srv422py(frames422):
+    srv = rs.start_server(frames422[0], auth="none", native="off")
+    yield srv
+    srv.stop()
+
+
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_pyav_decodes_422_frames_that_match_the_source(srv422, frames422, transport):
     frames = rs.pyav_frames(srv422.url(srv422.user, srv422.password), transport, 30)
@@ -54,6 +61,15 @@ def test_pyav_decodes_420_frames_that_match_the_source(srv420, frames420, transp
     frames = rs.pyav_frames(srv420.url(), transport, 30)
     assert len(frames) >= 30
     rs.check_frames_match(frames[:30], frames420[1])
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_pyav_decodes_the_plain_python_send_path(srv422py, frames422, transport):
+    # what a camera that does not trust native code sends (rtspd.nativeguard)
+    assert srv422py.wait_for(r"^READY .* code=python")
+    frames = rs.pyav_frames(srv422py.url(), transport, 30)
+    assert len(frames) >= 30
+    rs.check_frames_match(frames[:30], frames422[1])
 
 
 @pytest.mark.skipif(shutil.which("gst-launch-1.0") is None, reason="GStreamer missing")

@@ -8,6 +8,8 @@
 # Prints one line per event on stdout ("READY port=...", "EVENT first_play None", ...).
 # --debug answers GET_PARAMETER keys rtspd.mem (heap bytes in use after a collection),
 # rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats.
+# --native off: the plain-Python send path (rtspd.fast.use(False)), as on a camera where
+# native code is not trusted; READY says code=native or code=python.
 # --bench N (used by tools/bench.py): keep the JPEGs in memory, wait for --viewers viewers,
 # then send N frames as fast as they take them and print one line
 #   BENCH frames=N cpu_ms=... wall_ms=... alloc=... packets=... bytes=...
@@ -33,7 +35,7 @@ OPTS = {"--port": 8554, "--fps": 30, "--path": "/stream", "--auth": "digest", "-
         "--max-clients": 4, "--timeout": 60, "--expire-ms": -1, "--idle-ms": 20000,
         "--stall-ms": 5000, "--rtp-port": 6970, "--lag-ms": 1000, "--frame-max": 262144,
         "--width": 1280, "--height": 720, "--debug": 0, "--frames": 0, "--bench": 0,
-        "--viewers": 1}
+        "--viewers": 1, "--native": "on"}
 
 
 def parse_args(argv):
@@ -78,6 +80,8 @@ def say(*a):
 def main():
     d, o = parse_args(sys.argv[1:])
     names = load_names(d)
+    from rtspd import fast
+    fast.use(o["--native"] != "off")        # off: the plain-Python send path (no machine code)
     srv = RtspServer(port=o["--port"], path=o["--path"], max_clients=o["--max-clients"],
                      auth=o["--auth"], user=o["--user"], password=os.getenv("RTSP_PASSWORD"),
                      session_timeout=o["--timeout"], width=o["--width"], height=o["--height"],
@@ -89,7 +93,8 @@ def main():
         srv.get_param = lambda key: debug_param(srv, key)
     buf = bytearray(o["--frame-max"] + 1024)
     srv.start("0.0.0.0")
-    say("READY port=%d path=%s frames=%d" % (o["--port"], o["--path"], len(names)))
+    say("READY port=%d path=%s frames=%d code=%s" % (o["--port"], o["--path"], len(names),
+                                                     "native" if fast.NATIVE else "python"))
     if o["--bench"]:
         bench(srv, names, o["--bench"], o["--viewers"])
         srv.stop()

@@ -1,7 +1,59 @@
-# Plain-Python versions of rtspd._viper, for ports without the native emitter. Same contract;
-# they slice memoryviews, so they allocate a little per call (acceptable only as a fallback).
+# Plain-Python versions of rtspd._viper: same contract, same bytes out. Used where native code
+# is unavailable or not trusted (rtspd.nativeguard), so the frame path allocates nothing per
+# packet here either and copies with C loops only:
+#  - the frame is staged once in a stream (io.BytesIO, allocated once): stream.write(buf, off,
+#    n) copies without slicing;
+#  - each packet's payload comes out with stream.readinto(window, n), into memoryview windows
+#    over the slot made once per slot: a slice assignment allocates a slice object on the
+#    firmware's MicroPython 1.25 and older (py/vm.c MP_BC_BUILD_SLICE), and one into a
+#    memoryview over the whole slot moves every byte after the slice (py/sequence.h
+#    mp_seq_replace_slice_no_grow memmoves the tail: 23k instructions per 20 KB on the M7);
+#  - headers with struct.pack_into.
+# copy(), head_end() and first_nl() slice (they allocate a little): they are not per packet.
+import io
+import struct
+
 PKT = 1400
-QT_HDR = 132
+STRIDE = PKT + 4
+_pack = struct.pack_into
+_F0 = ">HHHHIIIHH"          # '$' ch, len | V PT(+M), seq | ts | ssrc | offset | type Q | w h
+_F1 = ">HHHHIIIHHHH"        # ... and the restart header: DRI, F=1 L=1 count=0x3FFF
+_LAST = 0x809A              # V=2, M=1, PT=26
+_MORE = 0x801A              # V=2, M=0, PT=26
+
+_io = None                  # the stage: a stream holding the frame being sent
+_cap = 0
+_src = None                 # the buffer staged (only between stage() and unstage())
+_scratch = {}               # length -> bytearray, for same()
+
+
+def reserve(n):
+    """Make the stage hold n bytes (allocated once, not per frame)."""
+    global _io, _cap
+    if n > _cap:
+        _io = None          # let the old stage go before the new one is allocated
+        _io = io.BytesIO(n)
+        _cap = n
+
+
+def stage(buf, n):
+    """Copy buf[:n] into the stage: same() and layout() then read from it. False when there
+    is not enough memory for a stage that large."""
+    global _src
+    _src = None
+    try:
+        reserve(n)
+    except MemoryError:
+        return False
+    _io.seek(0)
+    _io.write(buf, 0, n)
+    _src = buf
+    return True
+
+
+def unstage():
+    global _src
+    _src = None
 
 
 def copy(dst, src, p):
@@ -9,9 +61,15 @@ def copy(dst, src, p):
     memoryview(dst)[d:d + n] = memoryview(src)[s:s + n]
 
 
-def equal(a, b, p):
-    i, j, n = p[0], p[1], p[2]
-    return 1 if memoryview(a)[i:i + n] == memoryview(b)[j:j + n] else 0
+def same(b, i, ref):
+    n = len(ref)
+    if b is _src:
+        s = _scratch.get(n)
+        if s is None:
+            s = _scratch[n] = bytearray(n)      # once per table length
+        _io.seek(i)
+        return 1 if _io.readinto(s) == n and s == ref else 0
+    return 1 if bytes(memoryview(b)[i:i + n]) == ref else 0
 
 
 def head_end(buf, n):
@@ -31,40 +89,99 @@ def first_nl(buf, n):
     return bytes(memoryview(buf)[0:n]).find(b"\n")
 
 
-def layout(slot, jpeg, p, tq):
-    src, total, seq, rlen, dri = p[0], p[1], p[2], p[3], p[4]
-    cap = p[9]
-    dst = memoryview(slot)
-    jv = memoryview(jpeg)
-    off = pos = k = 0
-    while pos < total:
-        hlen = 20 + rlen + (132 if pos == 0 else 0)
-        chunk = min(1400 - hlen, total - pos)
-        plen = hlen + chunk
-        if off + 4 + plen > cap:
-            p[10] = -1
-            return
-        last = pos + chunk >= total
-        slot[off:off + 6] = bytes((0x24, p[8], plen >> 8, plen & 0xFF, 0x80,
-                                   (0x80 | 26) if last else 26))
-        slot[off + 6] = (seq >> 8) & 0xFF
-        slot[off + 7] = seq & 0xFF
-        dst[off + 8:off + 16] = memoryview(tq)[4:12]
-        o = off + 16
-        slot[o:o + 8] = bytes((0, (pos >> 16) & 0xFF, (pos >> 8) & 0xFF, pos & 0xFF,
-                               p[5], 255, p[6], p[7]))
-        o += 8
+def _windows(sl):
+    # Window k starts 24 bytes into packet k's place (after '$', RTP and JPEG headers; packet
+    # 0: after the 132 table bytes too) and reaches past its end: a payload read starts
+    # p[15] + rlen bytes before the payload, so the stream position stays word-aligned (fast
+    # C copies); those bytes are headers, written after the payload.
+    mv = memoryview(sl.buf)
+    cap = len(sl.buf)
+    wins = []
+    for k in range((cap + STRIDE - 1) // STRIDE):
+        a = k * STRIDE + (156 if k == 0 else 24)
+        b = min((k + 1) * STRIDE + 4, cap)
+        wins.append(mv[a:b if b > a else a])
+    q = []                  # the two quantization tables of packet 0, by restart length, p[15]
+    for o in range(24, 32):
+        q.append(mv[o + 4:o + 68])
+        q.append(mv[o + 68:o + 132])
+    sl.qwins = q
+    sl.wins = wins
+    return wins
+
+
+def payloads(sl, jpeg, p):
+    """The payload part of layout(): each packet's JPEG bytes copied to their place in sl.buf
+    (one C copy per packet, from the stage; the tables of packet 0 are not written, nor any
+    header). Sets p[10] (packets, -1 when the slot is too small) and p[11]; returns p[10]."""
+    src = p[0]
+    total = p[1]
+    rlen = p[3]
+    base = p[15]
+    c0 = 1248 - rlen        # scan bytes in packet 0 (it carries the tables too)...
+    c = 1380 - rlen         # ...and in every other packet
+    npk = 1 if total <= c0 else 2 + (total - c0 - 1) // c
+    size = npk * (24 + rlen) + 132 + total
+    if base + size > p[9] or (_src is not jpeg and not stage(jpeg, src + total)):
+        p[10] = -1
+        return -1
+    wins = sl.wins
+    if wins is None:
+        wins = _windows(sl)
+    st = _io
+    e = base + rlen         # read from e bytes before the payload: a word-aligned position
+    pos = 0
+    n = c0
+    for k in range(npk):
+        if n > total - pos:
+            n = total - pos
+        st.seek(src + pos - e)
+        st.readinto(wins[k], n + e)
+        pos += n
+        n = c
+    p[10] = npk
+    p[11] = size
+    return npk
+
+
+def layout(sl, jpeg, p, tq):
+    """rtspd._viper.layout in Python (same contract)."""
+    npk = payloads(sl, jpeg, p)
+    if npk < 0:
+        return
+    buf = sl.buf
+    st = _io
+    total = p[1]
+    rlen = p[3]
+    base = p[15]
+    ts, ssrc = struct.unpack_from(">II", tq, 4)
+    seq = p[2]
+    ch = 0x2400 | p[8]
+    tqv = (p[5] << 8) | 255
+    wh = (p[6] << 8) | p[7]
+    dri = p[4]
+    q = (base + rlen) << 1  # the table windows of packet 0 (see _windows)
+    _pack(">I", buf, base + 24 + rlen, 128)
+    st.seek(p[13])
+    st.readinto(sl.qwins[q], 64)
+    st.seek(p[14])
+    st.readinto(sl.qwins[q + 1], 64)
+    pos = 0
+    h = base
+    n = 1248 - rlen
+    plen = 1400
+    mk = _MORE
+    for k in range(npk):
+        if n >= total - pos:
+            n = total - pos
+            plen = (152 if k == 0 else 20) + rlen + n
+            mk = _LAST
         if rlen:
-            slot[o:o + 4] = bytes(((dri >> 8) & 0xFF, dri & 0xFF, 0xFF, 0xFF))
-            o += 4
-        if pos == 0:
-            dst[o:o + 132] = memoryview(tq)[12:144]
-            o += 132
-        dst[o:o + chunk] = jv[src + pos:src + pos + chunk]
-        off = o + chunk
-        pos += chunk
+            _pack(_F1, buf, h, ch, plen, mk, seq, ts, ssrc, pos, tqv, wh, dri, 0xFFFF)
+        else:
+            _pack(_F0, buf, h, ch, plen, mk, seq, ts, ssrc, pos, tqv, wh)
+        h += 4 + plen
+        pos += n
         seq = (seq + 1) & 0xFFFF
-        k += 1
-    p[10] = k
-    p[11] = off
+        n = 1380 - rlen
     p[12] = seq

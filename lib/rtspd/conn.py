@@ -105,7 +105,8 @@ class Conn:
                 b = (s.pos // STRIDE + 1) * STRIDE
                 if b < lim:
                     lim = b
-            n = sock.write(stream.slots[s.cur].buf, s.pos, lim - s.pos)
+            sl = stream.slots[s.cur]
+            n = sock.write(sl.buf, sl.base + s.pos, lim - s.pos)
             if not n:
                 return
             s.pos += n

@@ -25,8 +25,8 @@ _STD_HUFF = binascii.unhexlify(
     "696a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4"
     "b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8"
     "f9fa")
-# (offset, length) of each standard table in _STD_HUFF, indexed by class * 2 + id
-_STD_AT = ((0, 29), (208, 29), (29, 179), (237, 179))
+# each standard table (class/id byte included), indexed by class * 2 + id
+_STD = tuple(_STD_HUFF[a:a + n] for a, n in ((0, 29), (208, 29), (29, 179), (237, 179)))
 
 
 class JpegInfo:
@@ -42,7 +42,6 @@ class JpegInfo:
         self.qt = [-1, -1, -1, -1]   # offset of each 8-bit quantization table (by id)
         self.qy = 0          # table ids used by luma and chroma
         self.qc = 0
-        self.p = None        # scratch int array for rtspd.fast
 
 
 def _u16(b, i):
@@ -51,7 +50,6 @@ def _u16(b, i):
 
 def _check_dht(b, i, end, info):
     # a DHT segment holds one or more tables; each must be the standard one for its slot
-    p = info.p
     while i < end:
         tc = b[i]
         slot = (tc >> 4) * 2 + (tc & 0x0F)
@@ -62,11 +60,8 @@ def _check_dht(b, i, end, info):
         while k < 17:
             n += b[i + k]
             k += 1
-        std_off, std_len = _STD_AT[slot]
-        p[0] = i
-        p[1] = std_off
-        p[2] = n
-        if n != std_len or i + n > end or not fast.equal(b, _STD_HUFF, p):
+        std = _STD[slot]
+        if n != len(std) or i + n > end or not fast.same(b, i, std):
             raise ValueError("JPEG uses optimized (non-standard) Huffman tables, which "
                              "RFC 2435 cannot carry: encode with the standard tables")
         i += n
@@ -179,18 +174,3 @@ def parse(b, length, info):
         i = end
     raise ValueError("JPEG has no scan (no SOS marker)")
 
-
-def qtable_header(b, info, tq):
-    """Write the 132-byte quantization table header (luma then chroma, zig-zag as stored)."""
-    tq[12] = 0
-    tq[13] = 0
-    tq[14] = 0
-    tq[15] = 128
-    p = info.p
-    p[0] = 16
-    p[1] = info.qt[info.qy]
-    p[2] = 64
-    fast.copy(tq, b, p)
-    p[0] = 80
-    p[1] = info.qt[info.qc]
-    fast.copy(tq, b, p)

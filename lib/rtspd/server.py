@@ -12,6 +12,7 @@ import select
 import socket
 import struct
 from array import array
+from rtspd import fast
 from rtspd import jpeg
 from rtspd import handlers
 from rtspd.auth import Auth
@@ -77,8 +78,7 @@ class RtspServer:
         self._stream = Stream(slots, frame_max)
         self._p = array("i", [0] * 16)          # parameter block for rtspd.fast
         self._info = jpeg.JpegInfo()
-        self._info.p = self._p
-        self._tq = bytearray(144)               # RTP timestamp + SSRC, quantization header
+        self._tq = bytearray(12)                # RTP timestamp + SSRC at 4..12
         self._sr = bytearray(128)
         self._udp_rx = bytearray(1500)
         nev = nconn + 2 * max_clients + 1
@@ -170,6 +170,13 @@ class RtspServer:
     def send_frame(self, buf, length, ticks_ms):
         """Send the JPEG in buf[:length], captured at ticks_ms, to every playing viewer.
         ValueError if RFC 2435 cannot carry it. False if the frame was not taken."""
+        fast.stage(buf, length)         # the plain-Python path reads the frame from a stage
+        try:
+            return self._send_frame(buf, length, ticks_ms)
+        finally:
+            fast.unstage()
+
+    def _send_frame(self, buf, length, ticks_ms):
         info = self._info
         try:
             jpeg.parse(buf, length, info)
@@ -187,7 +194,6 @@ class RtspServer:
                 return False
         tq = self._tq
         struct.pack_into(">I", tq, 4, self._rtp.frame(ticks_ms))
-        jpeg.qtable_header(buf, info, tq)
         st.publish(idx, buf, info, self._p, tq, ticks_ms)
         self._n["frames"] += 1
         for s in self._sessions:
@@ -515,8 +521,9 @@ class RtspServer:
 
     def _send_sr(self, s, now):
         s.sr_t = time.ticks_add(now, self.sr_ms)
+        pkts, octets = s.counts()
         n = sender_report(self._sr, self._ssrc, self._clock.ntp(), self._rtp_now(),
-                          s.pkts, s.octets, self._cname)
+                          pkts, octets, self._cname)
         if s.tcp:
             c = s.conn
             if c is None or c.sock is None:

@@ -11,6 +11,7 @@ PLAYING = 2
 PAUSED = 3
 
 _EAGAIN = (errno.EAGAIN, errno.ENOMEM, getattr(errno, "ENOBUFS", 105))
+_UNIT = 1 << 29     # RTCP counts as hi * _UNIT + lo: small ints on the 32-bit camera (no heap)
 
 
 class Session:
@@ -40,8 +41,10 @@ class Session:
         self.wait_out = False   # TCP: cut for lagging; no new frame until the socket drains
         self.frames = 0
         self.skipped = 0
-        self.pkts = 0
+        self.pkts = 0           # RTCP packet and octet counts (see count())
+        self.pkts_hi = 0
         self.octets = 0
+        self.octets_hi = 0
 
     def open_udp(self, bind_ip, sport, peer_ip, cports):
         """Bind the server_port pair and connect it to the viewer; OSError if a port is taken."""
@@ -80,13 +83,14 @@ class Session:
         """Send up to `budget` packets of the current frame; returns packets sent (-1 if the
         network is out of buffers, so the caller waits a little)."""
         buf = slot.buf
+        base = slot.base + 4    # the RTP packet, without its '$' header
         k = self.pos
         n = self.end
         sent = 0
         while k < n and sent < budget:
             ln = PKT if k < n - 1 else slot.last
             try:
-                r = self.rtp.write(buf, k * STRIDE + 4, ln)
+                r = self.rtp.write(buf, base + k * STRIDE, ln)
             except OSError as e:
                 if e.errno in _EAGAIN:
                     r = None
@@ -99,6 +103,25 @@ class Session:
             sent += 1
         self.pos = k
         return sent
+
+    def count(self, packets, octets):
+        """Add a frame to the RTCP counts. They wrap at 2**32; kept in two small ints each,
+        as 0xFFFFFFFF-masked sums would be heap integers on every frame."""
+        p = self.pkts + packets
+        if p >= _UNIT:
+            p -= _UNIT
+            self.pkts_hi = (self.pkts_hi + 1) & 7
+        self.pkts = p
+        o = self.octets + octets
+        if o >= _UNIT:
+            o -= _UNIT
+            self.octets_hi = (self.octets_hi + 1) & 7
+        self.octets = o
+
+    def counts(self):
+        """(packets, octets) mod 2**32, for a sender report."""
+        return ((self.pkts_hi << 29) + self.pkts) & 0xFFFFFFFF, \
+            ((self.octets_hi << 29) + self.octets) & 0xFFFFFFFF
 
     def alive(self):
         self.seen = time.ticks_ms()

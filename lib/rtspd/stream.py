@@ -1,8 +1,9 @@
 # Frames shared by all viewers. Each JPEG is cut into RTP packets once, into one of a few
-# preallocated slots; every viewer has its own cursor into a slot. The layout in a slot is what
-# a TCP-interleaved viewer receives byte for byte ('$' header + RTP packet, repeated), so TCP
-# viewers send long runs with one write(buf, off, n); UDP viewers send the same packets
-# without the 4-byte '$' header. A slot is reused only when no viewer is in the middle of it,
+# preallocated slots; every viewer has its own cursor into a slot. The layout in a slot (from
+# slot.base on) is what a TCP-interleaved viewer receives byte for byte ('$' header + RTP
+# packet, repeated), so TCP viewers send long runs with one write(buf, off, n); UDP viewers
+# send the same packets without the 4-byte '$' header. A slot is reused only when no viewer
+# is in the middle of it,
 # so a slow viewer finishes its frame while faster ones go on with newer frames; when it is
 # done it jumps to the newest frame (skipping the ones in between).
 import time
@@ -16,8 +17,11 @@ GEN_MASK = 0x3FFFFFF        # frame numbers stay small ints on a 32-bit camera
 class Slot:
     def __init__(self, cap):
         self.buf = bytearray(cap)
+        self.wins = None        # memoryview windows of the plain-Python packetizer (_pyfast)
+        self.qwins = None
         self.gen = -1           # frame number held (-1: nothing valid)
-        self.size = 0           # bytes used ('$' headers included)
+        self.base = 0           # where the first packet starts (0..3: see fast.layout)
+        self.size = 0           # bytes used from base ('$' headers included)
         self.npk = 0            # packets
         self.last = 0           # RTP length of the last packet
         self.payload = 0        # RTP payload bytes (for the RTCP octet count)
@@ -29,8 +33,9 @@ class Slot:
 class Stream:
     def __init__(self, nslots, frame_max):
         # worst case: every packet carries 28 bytes of headers, the first 132 more
-        cap = frame_max + (frame_max // (PKT - 28) + 2) * 32 + 160
+        cap = frame_max + (frame_max // (PKT - 28) + 2) * 32 + 164
         self.slots = [Slot(cap) for _ in range(nslots)]
+        fast.reserve(frame_max + 4096)  # the Python path stages each JPEG (header + scan)
         self.cap = cap
         self.newest = -1
         self.gen = 0
@@ -79,12 +84,16 @@ class Stream:
         p[7] = info.height >> 3
         p[8] = 0
         p[9] = len(sl.buf)
-        fast.layout(sl.buf, jpeg, p, tq)
+        p[13] = info.qt[info.qy]
+        p[14] = info.qt[info.qc]
+        p[15] = info.scan & 3   # payload and JPEG equally aligned: word copies
+        fast.layout(sl, jpeg, p, tq)
         if p[10] < 0:
             raise ValueError("JPEG too large for the frame buffer (frame_max)")
         self.gen = (self.gen + 1) & GEN_MASK
         sl.gen = self.gen
         sl.npk = p[10]
+        sl.base = p[15]
         sl.size = p[11]
         sl.last = sl.size - (sl.npk - 1) * STRIDE - 4
         sl.payload = sl.size - sl.npk * 16
@@ -114,8 +123,7 @@ class Stream:
         sl.readers -= 1
         s.cur = -1
         s.frames += 1
-        s.pkts = (s.pkts + sl.npk) & 0xFFFFFFFF
-        s.octets = (s.octets + sl.payload) & 0xFFFFFFFF
+        s.count(sl.npk, sl.payload)
         self.catch_up(s)
 
     def catch_up(self, s):
@@ -134,7 +142,7 @@ class Stream:
             if end > sl.size:
                 end = sl.size
             p[0] = 0
-            p[1] = s.pos
+            p[1] = sl.base + s.pos
             p[2] = end - s.pos
             fast.copy(conn.pend, sl.buf, p)
             conn.pend_off = 0

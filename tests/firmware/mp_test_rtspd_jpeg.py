@@ -1,13 +1,11 @@
 # rtspd.jpeg: what RFC 2435 needs from a JPEG, and clear refusals of what it cannot carry.
-from array import array
 from rtspd import jpeg as J
+from rtspd import fast
 import rtspd_kit as T
 
 
 def info():
-    i = J.JpegInfo()
-    i.p = array("i", [0] * 16)
-    return i
+    return J.JpegInfo()
 
 
 def refused(data, words):
@@ -55,13 +53,29 @@ def test_length_argument_is_respected():
     assert i.scan_len == 100
 
 
-def test_qtable_header_luma_then_chroma():
-    data, _ = T.make()
-    i = J.parse(data, len(data), info())
-    tq = bytearray(144)
-    J.qtable_header(data, i, tq)
-    assert tq[12:16] == b"\x00\x00\x00\x80"
-    assert tq[16:80] == T.QT0 and tq[80:144] == T.QT1
+def test_huffman_check_is_the_same_on_both_paths_staged_or_not():
+    # the plain-Python path compares the tables from the stage (no allocation) when the frame
+    # is staged, by slicing otherwise; machine code reads the frame in place
+    good, _ = T.make()
+    bad = bytearray(J._STD_HUFF)
+    bad[300] ^= 4                           # in the chroma AC table
+    bad, _ = T.make(dht=bytes(bad))
+    try:
+        for native in (True, False):
+            fast.use(native)
+            for staged in (False, True):
+                for data, ok in ((good, True), (bad, False)):
+                    if staged:
+                        fast.stage(data, len(data))
+                    try:
+                        J.parse(data, len(data), info())
+                        assert ok, (native, staged)
+                    except ValueError as e:
+                        assert not ok and "Huffman" in str(e), (native, staged, e)
+                    finally:
+                        fast.unstage()
+    finally:
+        fast.use(True)
 
 
 def test_refuses_444():

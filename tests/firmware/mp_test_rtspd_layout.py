@@ -1,52 +1,48 @@
 # rtspd.stream + rtspd.fast: JPEG scans cut into RFC 2435 packets in a frame slot, checked
 # packet by packet, and the machine-code (viper) packetizer against the plain-Python one.
 import struct
-from array import array
 from rtspd import jpeg as J
 from rtspd import fast, _pyfast
-from rtspd.stream import Stream, STRIDE, PKT
+from rtspd.stream import Stream, PKT
 import rtspd_kit as T
 
 
-def publish(scan, dri=0, y=0x21, seq=65530, layout=None, frame_max=200000):
-    data, hdr = T.make(y=y, dri=dri, scan=scan)
+def publish(scan, dri=0, y=0x21, seq=65530, native=True, frame_max=200000, shift=0):
+    """One frame published into a fresh stream; shift: bytes of an extra APP segment, which
+    moves the scan (and so the alignment the packetizer works with)."""
+    extra = T.seg(0xE1, b"x" * shift) if shift else b""
+    data, hdr = T.make(y=y, dri=dri, scan=scan, extra=extra)
+    from array import array
     info = J.JpegInfo()
     p = array("i", [0] * 16)
-    info.p = p
     J.parse(data, len(data), info)
-    tq = bytearray(144)
+    tq = bytearray(12)
     struct.pack_into(">II", tq, 4, 0xDEADBEEF, 0x01020304)
-    J.qtable_header(data, info, tq)
     st = Stream(1, frame_max)
     st.seq = seq
-    if layout is not None:
-        fast_layout = fast.layout
-        import rtspd.stream as S
-        S.fast.layout = layout
-        try:
-            st.publish(0, data, info, p, tq, 0)
-        finally:
-            S.fast.layout = fast_layout
-    else:
+    fast.use(native)
+    try:
         st.publish(0, data, info, p, tq, 0)
+    finally:
+        fast.use(True)
     return st, st.slots[0]
 
 
 def packets(slot):
     buf = slot.buf
     out = []
-    off = 0
-    while off < slot.size:
+    off = slot.base
+    while off < slot.base + slot.size:
         assert buf[off] == 0x24 and buf[off + 1] == 0, "bad interleave header at %d" % off
         n = (buf[off + 2] << 8) | buf[off + 3]
         out.append(bytes(buf[off + 4:off + 4 + n]))
         off += 4 + n
-    assert off == slot.size
+    assert off == slot.base + slot.size
     return out
 
 
-def check(scan, dri=0, y=0x21, seq=65530):
-    st, slot = publish(scan, dri, y, seq)
+def check(scan, dri=0, y=0x21, seq=65530, native=True, shift=0):
+    st, slot = publish(scan, dri, y, seq, native, shift=shift)
     pk = packets(slot)
     assert len(pk) == slot.npk and len(pk[-1]) == slot.last
     rebuilt = b""
@@ -98,12 +94,24 @@ def test_420_with_restart_header():
 
 
 def test_viper_and_python_packetizers_agree():
-    for n, dri in ((5000, 0), (20000, 32), (1, 0)):
+    # every alignment of the scan (the copies work in 32-bit words), with and without restart
+    # headers, one packet and many
+    for n, dri in ((5000, 0), (20000, 32), (1, 0), (1244, 0), (1245, 16)):
         scan = T.scan_bytes(n, seed=n)
-        _, a = publish(scan, dri)
-        _, b = publish(scan, dri, layout=_pyfast.layout)
-        assert a.size == b.size and a.npk == b.npk
-        assert bytes(a.buf[:a.size]) == bytes(b.buf[:b.size])
+        for shift in (0, 1, 2, 3):
+            _, a = publish(scan, dri, shift=shift)
+            _, b = publish(scan, dri, shift=shift, native=False)
+            assert a.base == b.base and a.size == b.size and a.npk == b.npk
+            assert a.buf[a.base:a.base + a.size] == b.buf[b.base:b.base + b.size], (n, dri, shift)
+
+
+def test_python_packetizer_alone():
+    check(T.scan_bytes(30000), dri=8, y=0x22, native=False, shift=1)
+    check(T.scan_bytes(7000), native=False, shift=2)
+
+
+def test_the_probe_finds_both_paths_agree():
+    assert fast.probe()
 
 
 def test_native_packetizer_is_used():
@@ -111,24 +119,25 @@ def test_native_packetizer_is_used():
 
 
 def test_frame_larger_than_the_slot_is_refused():
-    try:
-        publish(T.scan_bytes(50000), frame_max=20000)
-    except ValueError as e:
-        assert "frame_max" in str(e)
-        return
-    raise AssertionError("no error for a frame larger than its slot")
+    for native in (True, False):
+        try:
+            publish(T.scan_bytes(50000), frame_max=20000, native=native)
+        except ValueError as e:
+            assert "frame_max" in str(e)
+            continue
+        raise AssertionError("no error for a frame larger than its slot")
 
 
-def test_copy_and_equal_helpers():
+def test_copy_and_same_helpers():
+    from array import array
     p = array("i", [2, 1, 3] + [0] * 13)
     dst = bytearray(8)
     for f in (fast.copy, _pyfast.copy):
         f(dst, b"abcdef", p)
         assert dst[2:5] == b"bcd"
-    p[0], p[1], p[2] = 0, 2, 3
-    for f in (fast.equal, _pyfast.equal):
-        assert f(b"cde", b"abcdef", p) == 1
-        assert f(b"cdx", b"abcdef", p) == 0
+    for f in (fast.same, _pyfast.same):
+        assert f(b"abcdef", 2, b"cde") == 1
+        assert f(b"abcdef", 2, b"cdx") == 0
 
 
 def test_message_head_end_and_first_newline():
