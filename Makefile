@@ -8,7 +8,7 @@ ARGS   ?=
 # Most tests wait on emulated boots, timers and sockets, not the CPU: two workers per core.
 JOBS   ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run test test-fast test-m7 bench clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ test: setup
 # the inner loop (under a minute): the MicroPython-side unit tests and the quick host tests
 test-fast: setup
 	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadgroup -m quick $(ARGS)
+
+# only the firmware tests' runs on the Cortex-M7 tool (QEMU), which `make test` includes
+test-m7: setup
+	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadgroup -m m7 tests/firmware $(ARGS)
 
 bench: setup
 	$(VENV)/bin/python -m tools.bench $(ARGS)

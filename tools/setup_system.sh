@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the emulator use, if they are missing:
 #   ffmpeg (ffmpeg/ffprobe CLI), GStreamer (gst-launch-1.0 with rtspsrc/rtpjpegdepay/jpegdec),
-#   dosfstools + mtools (FAT images), chrony (a real NTP server for the time tests).
+#   dosfstools + mtools (FAT images), chrony (a real NTP server for the time tests),
+#   qemu-system-arm (the Cortex-M7 tool in ../shared/tools/cortex-m7 runs the firmware tests on it).
 # Needs root (or sudo) only when something is missing.
 set -u
 need=()
@@ -11,6 +12,7 @@ gst-inspect-1.0 rtpjpegdepay >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good
 command -v mkfs.fat >/dev/null || [ -x /usr/sbin/mkfs.fat ] || [ -x /sbin/mkfs.fat ] || need+=(dosfstools)
 command -v mcopy         >/dev/null || need+=(mtools)
 command -v chronyd >/dev/null || [ -x /usr/sbin/chronyd ] || need+=(chrony)
+command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 # Debian's own Python needs python3-venv for `python3 -m venv`
 "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
