@@ -144,7 +144,8 @@ def pytest_xdist_make_scheduler(config, log):
     class FirmwareModules(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             if "/firmware/mp_test_" not in nodeid:
-                return nodeid
+                # an xdist_group suffix (nodeid@group), should a fixed xdist add one
+                return nodeid.split("@")[-1] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
             return nodeid.split("::")[0] + ("[m7]" if "[m7]" in nodeid else "")
 
     config.option.loadscopereorder = False      # keep the order: long tests first
