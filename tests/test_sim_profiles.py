@@ -271,3 +271,80 @@ def test_every_firmware_name_selects_its_profile(tmp_path):
             b.stop()
     with pytest.raises(ValueError):
         Board(Options(firmware="4.9", workdir=tmp_path, echo=False))
+
+
+@pytest.mark.parametrize("fw,heap_kb", [("4.5.2", 280), ("5.0", 8 * 1024)])
+def test_gc_heap_per_firmware(tmp_path, fw, heap_kb):
+    # 4.5.0-4.5.5 have one 280 KB heap in DTCM and no SDRAM heap: big buffers fail there
+    app = make_app(tmp_path / "app", main="""
+        import gc
+        gc.collect()
+        free = gc.mem_free()
+        try:
+            b = bytearray(400 * 1024)
+            big = "ok"
+        except MemoryError:
+            big = "MemoryError"
+        print("RESULT", free // 1024, big)
+    """)
+    with running(app, tmp_path / "run", firmware=fw) as b:
+        free_kb, big = results(b).split()
+    assert heap_kb * 0.9 < int(free_kb) <= heap_kb * 1.1
+    assert big == ("MemoryError" if heap_kb < 400 else "ok")
+
+
+NTP_1995, NTP_1963 = 3000000000, 2000000000   # NTP answers from before 2024
+
+
+def _ntp_server(answer):
+    import socket
+    import struct
+    import threading
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.settimeout(20)
+
+    def serve():
+        for _ in range(2):                     # ntptime.time(), then settime()
+            try:
+                _, addr = srv.recvfrom(48)
+            except OSError:
+                return
+            reply = bytearray(48)
+            reply[0] = 0x24
+            struct.pack_into("!I", reply, 40, answer)
+            srv.sendto(bytes(reply), addr)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv, t
+
+
+@pytest.mark.parametrize("fw,answer,era,settime,year", [
+    ("4.5.2", NTP_1995, 0, "ok", 1995),        # no era mapping: 1995 as answered
+    ("4.7", NTP_1995, 2**32, "OverflowError", 2013),   # past 2036, gmtime overflows at 2**31
+    ("4.7", NTP_1963, 2**32, "OverflowError", 2013),
+    ("5.0", NTP_1995, 2**32, "OverflowError", 2013),   # past 2106: beyond 5.0's 2**32 too
+    ("5.0", NTP_1963, 2**32, "ok", 2099),      # 2036..2106: 5.0 sets it
+])
+def test_frozen_ntptime_per_firmware(tmp_path, fw, answer, era, settime, year):
+    srv, thread = _ntp_server(answer)
+    app = make_app(tmp_path / "app", main="""
+        import ntptime, time
+        ntptime.host = "127.0.0.1"
+        t = ntptime.time()
+        try:
+            ntptime.settime()
+            r = "ok"
+        except OverflowError:
+            r = "OverflowError"
+        print("RESULT", t, r, time.localtime()[0])
+    """)
+    try:
+        with running(app, tmp_path / "run", firmware=fw, ntp_port=srv.getsockname()[1]) as b:
+            t, r, got_year = results(b).split()
+    finally:
+        srv.close()
+        thread.join(5)
+    assert int(t) == answer + era - 2208988800
+    assert (r, int(got_year)) == (settime, year)   # 2013: the RTC as it was (never set)

@@ -26,7 +26,10 @@ CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", DEEPSLEEP_RESET: 
                SOFT_RESET: "soft"}
 TICKS_PERIOD = 1 << 30         # ticks_ms wraps here on the 32-bit camera
 RTC_LOST = 1356998400          # 2013-01-01 00:00:00 UTC: what the RTC reads after power loss
-HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap
+HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap when the profile does not say
+# What the emulator's own modules take of the heap (they are C on the camera, Python here):
+# about 175 KB with every device module imported; the process gets this much on top.
+EMULATOR_HEAP = 192 * 1024
 
 
 def firmware_names():
@@ -37,6 +40,13 @@ def firmware_names():
 def fact(profile, name, default=None):
     """The value of one of the profile's behaviour facts (default when it has none)."""
     return profile.get("facts", {}).get(name, {}).get("value", default)
+
+
+def heap_bytes(profile):
+    """The app's GC heap on this firmware: the sum of its regions (280 KB of DTCM alone up to
+    4.5.5, about 8.3 MB from 4.5.6), as one block here, plus what the emulator itself uses."""
+    regions = fact(profile, "gc_heap_regions") or [["SDRAM", HEAP_BYTES]]
+    return sum(size for _, size in regions) + EMULATOR_HEAP
 
 
 @dataclass
@@ -64,6 +74,8 @@ class Options:
                                    # line) instead of echo's one line each: tools/sim/console.py
     serial: bool = False           # offer the USB serial REPL on a pty (tools/sim/serial.py)
     ticks_start_ms: int = None     # ticks_ms() at every hardware boot (None: 0, the camera's)
+    native_fault: bool = False     # the first call of imported native code hangs the core
+                                   # until the watchdog resets it (device/_native_fault.py)
     extra_env: dict = field(default_factory=dict)
 
 
@@ -210,6 +222,8 @@ class Board:
             "pin_set": self._pin_set,
             "wdt_start": self._wdt_start,
             "wdt_feed": self._wdt_feed,
+            "native_fault": lambda p: self.emit("fault", "HardFault in native code (%s): the "
+                                                "core loops in the handler" % p.decode()),
             "ticks_start": lambda p: struct.pack("<q", self._ticks[0]),
             "reset": lambda p: self._end_process(("reset", SOFT_RESET, True)),
             "soft_reset": lambda p: self._end_process(("reset", SOFT_RESET, False)),
@@ -227,6 +241,7 @@ class Board:
             "reset_cause": self._cause,
             "run_main": self._run_main,
             "run_boot": self.opt.run_boot_py,
+            "native_fault": self.opt.native_fault,
         }).encode()
 
     def _rtc_set(self, payload):
@@ -368,7 +383,7 @@ class Board:
         if self.opt.ntp_port:
             env["SIM_NTP_PORT"] = str(self.opt.ntp_port)
         env.update(self.opt.extra_env)
-        heap = HEAP_BYTES + FB_POOL_BYTES          # frame buffers sit outside the app's heap
+        heap = heap_bytes(self.profile) + FB_POOL_BYTES   # frame buffers: outside the app's heap
         cmd = [mpy.binary(), "-X", "heapsize=%d" % heap, str(mpy.DEVICE / "_sim_boot.py")]
         self.proc = subprocess.Popen(cmd, env=mpy.env([mpy.DEVICE], env), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -87,11 +87,15 @@ def profile_part(profile, payload):
     }).encode()
 
 
-def auto_subsampling(quality):
-    """The firmware encoder's choice for JPEG_SUBSAMPLING_AUTO."""
-    if quality <= 35:
+def auto_subsampling(quality, profile=None):
+    """The firmware encoder's choice for JPEG_SUBSAMPLING_AUTO (and, before 4.5.4, its only
+    one): the profile's fact jpeg_auto_subsampling (quality <= 35: 4:2:0, < 60: 4:2:2, else
+    4:4:4 on every version; source: imlib/jpeg.c, jpege.c jpeg_compress)."""
+    rule = ((profile or {}).get("facts", {}).get("jpeg_auto_subsampling", {}).get("value")
+            or {"420_up_to_quality": 35, "422_below_quality": 60})
+    if quality <= rule["420_up_to_quality"]:
         return SUB_420
-    if quality < 60:
+    if quality < rule["422_below_quality"]:
         return SUB_422
     return SUB_444
 
@@ -309,7 +313,7 @@ class CameraModel:
         if pix.ndim == 2:
             sub = SUB_444
         elif sub == SUB_AUTO:
-            sub = auto_subsampling(quality)
+            sub = auto_subsampling(quality, self.profile)
         elif sub not in (SUB_444, SUB_422, SUB_420):
             raise BusError.value("Invalid JPEG subsampling")
         data = frames.encode_jpeg(pix, quality, sub)
@@ -327,7 +331,7 @@ class CameraModel:
         if kind == 1:
             if fmt == JPEG:
                 return bytes(memoryview(payload)[HDR:])
-            sub = SUB_444 if pix.ndim == 2 else auto_subsampling(quality)
+            sub = SUB_444 if pix.ndim == 2 else auto_subsampling(quality, self.profile)
             return frames.encode_jpeg(pix, quality, sub)
         out = io.BytesIO()
         Image.fromarray(pix).save(out, {2: "BMP", 3: "PPM", 4: "PNG"}[kind])

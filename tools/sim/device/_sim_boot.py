@@ -86,20 +86,35 @@ def _run(name):
         return True
     except KeyboardInterrupt:
         raise
+    except SystemExit as e:
+        sys.print_exception(e)
+        return "exit"
     except BaseException as e:
         sys.print_exception(e)
         return False
+
+
+def _skips_main(ok):
+    # Profile facts: an exception in boot.py skips main.py (4.5.1 on); sys.exit() in boot.py
+    # skips it too up to 4.8 but not on 5.0 (main_skipped_when_boot_py_exits, when known).
+    raises = _profile.fact("main_skipped_when_boot_py_raises")
+    if ok == "exit":
+        return _profile.fact("main_skipped_when_boot_py_exits", raises)
+    return not ok and raises
 
 
 def main():
     _mount_all()
     import _imports
     _imports.install()      # from here the app imports the firmware's builtins, not unix's
+    if info.get("native_fault"):
+        import _native_fault
+        _native_fault.install()     # the app's native code faults (board option native_fault)
     import _repl
     try:
         _repl.begin()       # from here Ctrl-C on the serial port interrupts the scripts
         ok = _run("boot.py") if info.get("run_boot", True) else True
-        if not ok and _profile.fact("main_skipped_when_boot_py_raises"):
+        if _skips_main(ok):
             print("boot.py failed: main.py not run")
         elif info["run_main"]:
             _run("main.py")
