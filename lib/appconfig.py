@@ -54,6 +54,7 @@ SPEC = (
         ("password", "secret", "", 8, 64),
         ("max_clients", "int", 4, 1, 8),
         ("session_timeout_s", "int", 60, 10, 600),
+        ("native", "enum", "auto", ("auto", "on", "off"), None),
     )),
     ("stills", (
         ("enabled", "bool", True, None, None),

@@ -125,9 +125,13 @@ class Camera:
         self.led.set_error(status_led.ERR_WIFI, self.wifi.ip is None)
 
     def _start_server(self):
-        from rtspd import RtspServer
         cfg = self.app.cfg
         r = cfg["rtsp"]
+        # before any of rtspd's machine code runs (the watchdog is armed): see rtspd/nativeguard
+        from rtspd import nativeguard
+        nativeguard.choose(r["native"], self.app.store.flash or self.app.store.root, storage,
+                           self.log)
+        from rtspd import RtspServer
         password, source = appconfig.ensure_password(cfg, self.app.store.root, self.app.store.flash,
                                                      self.log)
         self.server = RtspServer(port=r["port"], path=r["path"], max_clients=r["max_clients"],

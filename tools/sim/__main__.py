@@ -51,6 +51,9 @@ def parse_args(argv=None):
                    "wraps at 2**30: e.g. %d reaches the wrap after 60 s)" % (2**30 - 60000))
     p.add_argument("--workdir", type=Path, default=Path("run"),
                    help="folder for the flash and SD images (default ./run)")
+    p.add_argument("--native-fault", action="store_true",
+                   help="the first call of the app's native (viper) code hangs the core, as a "
+                   "HardFault does on the camera, until the watchdog resets it")
     p.add_argument("--trace", action="store_true",
                    help="print every board event (each LED switching) instead of LED patterns")
     a = p.parse_args(argv)
@@ -82,7 +85,8 @@ def main(argv=None):
     opt = Options(firmware=a.firmware, config=a.config, sd_image=a.sd_image, sd_fault=a.sd_fault,
                   wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
                   time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
-                  workdir=a.workdir, serial=a.serial, ticks_start_ms=a.ticks_start_ms)
+                  workdir=a.workdir, serial=a.serial, ticks_start_ms=a.ticks_start_ms,
+                  native_fault=a.native_fault)
     console = Console(trace=a.trace)
     opt.printer = console
     board = Board(opt)
