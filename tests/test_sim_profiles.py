@@ -190,8 +190,8 @@ BUILTINS = """
             out[name] = "ok"
         except ImportError:
             out[name] = "ImportError"
-    import uos
-    out["uos is os"] = uos is os
+    import uos, utime, time
+    out["uos is os"] = uos is os and utime is time   # u-names find the firmware's modules
     out["os"] = [n for n in ("mount", "VfsFat", "urandom", "sync", "getenv", "system")
                  if hasattr(os, n)]
     out["sync"] = os.sync() if hasattr(os, "sync") else "-"
@@ -241,10 +241,13 @@ def test_sdcard_blocks_return_eio_instead_of_raising(tmp_path):
         assert results(b, "RESULT3") == "-5 -5"   # a pulled card: numbers, no exception
 
 
-def test_ticks_start_near_the_wrap(tmp_path):
+def test_ticks_start_near_the_wrap_and_run_on_across_a_soft_reset(tmp_path):
     start = 2**30 - 1500
-    app = make_app(tmp_path / "app", main="""
-        import time
+    app = make_app(tmp_path / "app", boot="""
+        import machine, time
+        print("BOOT", time.ticks_ms(), machine.reset_cause())
+    """, main="""
+        import machine, time
         t0 = time.ticks_ms()
         t = t0
         for i in range(500):                   # until the counter wraps (<= 5 s)
@@ -253,12 +256,17 @@ def test_ticks_start_near_the_wrap(tmp_path):
                 break
             time.sleep_ms(10)
         print("RESULT", t0, t, time.ticks_diff(t, t0))
+        machine.soft_reset()                   # no hardware reset: the counter runs on
     """)
     with running(app, tmp_path / "run", ticks_start_ms=start) as b:
         t0, t1, diff = map(int, results(b).split())
+        again, cause = map(int, b.wait_console("BOOT ", start=b.console.index(
+            "RESULT %d %d %d" % (t0, t1, diff))).split()[1:])
         assert ", ticks_ms %d," % start in [t for _, k, t in b.events if k == "boot"][0]
     assert start <= t0 < 2**30 and 0 <= t1 < 1000     # it started where asked, then wrapped
     assert 0 < diff < 2500 and diff == (t1 - t0) % 2**30
+    assert t1 <= again < 10000                 # after the soft reset: on from there, not anew
+    assert cause == 1    # a soft reset leaves the last hardware reset's record: power-on
 
 
 def test_every_firmware_name_selects_its_profile(tmp_path):
