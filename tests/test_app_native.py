@@ -4,7 +4,7 @@ the watchdog resets it, the next start streams with the plain-Python path and sa
 so does every start after that; rtsp.native forces either path."""
 from tools.sim import storage
 
-from . import appkit
+from . import appkit, simkit
 
 WDT = {"watchdog": {"enabled": True, "timeout_s": 5}}
 
@@ -56,3 +56,40 @@ def test_native_code_runs_where_it_does_not_fault(tmp_path):
         b.wait_console("native send path", timeout=5)
         assert len(boots(b)) == 1
         assert storage.read_file(b.flash_image, "rtspd_native.run") is None
+
+
+def test_the_emulated_fault_hits_native_code_of_imported_modules_only(tmp_path):
+    # the emulator knows no module of ours: any native or viper function (or method) of any
+    # imported module hangs the core on its first call; bytecode and the firmware's own
+    # modules (machine here) run as usual
+    app = simkit.make_app(tmp_path / "app", main="""
+        import machine
+        import mod
+        print("RESULT", mod.plain(2))
+        w = machine.WDT(timeout=1000)
+        if machine.reset_cause() == machine.WDT_RESET:
+            mod.vip(1)
+        else:
+            mod.C().meth()
+        print("AFTER")
+        """, lib={"mod.py": """
+        import micropython
+
+        def plain(x):
+            return x * 21
+
+        @micropython.viper
+        def vip(x: int) -> int:
+            return x + 1
+
+        class C:
+            @micropython.native
+            def meth(self):
+                return 1
+        """})
+    with simkit.running(app, tmp_path / "run", native_fault=True) as b:
+        assert simkit.results(b) == "42"
+        b.wait_for(lambda k, t: k == "fault" and "mod.C.meth" in t, timeout=20)
+        b.wait_for(lambda k, t: k == "boot" and "watchdog" in t, timeout=10)
+        b.wait_for(lambda k, t: k == "fault" and "(mod.vip)" in t, timeout=20)
+        assert not any("AFTER" in line for line in b.console)
