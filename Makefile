@@ -8,7 +8,7 @@ ARGS   ?=
 # Most tests wait on emulated boots, timers and sockets, not the CPU: two workers per core.
 JOBS   ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
 
-.PHONY: setup run test test-fast test-m7 bench clean
+.PHONY: setup run test test-fast test-m7 bench bench-m7 clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ test-m7: setup
 
 bench: setup
 	$(VENV)/bin/python -m tools.bench $(ARGS)
+
+# instructions per frame of the send path on the Cortex-M7 tool (QEMU): tools/bench_m7
+bench-m7: setup
+	$(VENV)/bin/python -m tools.bench_m7 $(ARGS)
 
 clean:
 	rm -rf $(VENV) build run .pytest_cache

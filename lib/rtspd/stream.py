@@ -3,9 +3,8 @@
 # slot.base on) is what a TCP-interleaved viewer receives byte for byte ('$' header + RTP
 # packet, repeated), so TCP viewers send long runs with one write(buf, off, n); UDP viewers
 # send the same packets without the 4-byte '$' header. A slot is reused only when no viewer
-# is in the middle of it,
-# so a slow viewer finishes its frame while faster ones go on with newer frames; when it is
-# done it jumps to the newest frame (skipping the ones in between).
+# is in the middle of it, so a slow viewer finishes its frame while faster ones go on with
+# newer frames; when it is done it jumps to the newest frame (skipping the ones in between).
 import time
 from rtspd import fast
 

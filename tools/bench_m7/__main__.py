@@ -29,6 +29,7 @@ from tools import mpy
 
 TOOL = Path(os.environ.get("M7_TOOL") or mpy.ROOT.parent / "shared" / "tools" / "cortex-m7")
 HERE = Path(__file__).resolve().parent
+CLAIMS = {}             # name -> instructions, from the target's CLAIM lines
 ROW = re.compile(r"ROW (\S+) jpeg=(\d+) path=(\w+) tcp=(\d+) udp=(\d+) cap=(\d+) packets=(\d+) "
                  r"insn=(\d+) min=(\d+) max=(\d+) heap=(-?\d+)")
 
@@ -66,6 +67,8 @@ def run(jpegs, repeat, timeout=1200):
     out = proc.stdout + proc.stderr
     if proc.returncode or "DONE" not in out:
         raise SystemExit("the benchmark failed on the tool:\n" + out[-3000:])
+    global CLAIMS
+    CLAIMS = dict((m[1], int(m[2])) for m in re.finditer(r"CLAIM (\w+) (-?\d+)", out))
     rows = []
     for m in ROW.finditer(out):
         rows.append(dict(name=m[1], jpeg=int(m[2]), path=m[3], tcp=int(m[4]), udp=int(m[5]),
@@ -126,6 +129,16 @@ def main(argv=None):
           "1280x720 JPEG, stub sockets; median of %d runs" % a.repeat)
     print()
     print(table(rows))
+    c = CLAIMS
+    if c:
+        print()
+        print("What the send path is built on (instructions, 1380 bytes copied):")
+        print("- slice assignment into a memoryview over a 200 KB slot: %d; into a 1380-byte "
+              "window of it: %d (the first moves the rest of the slot)"
+              % (c["slice_into_whole_slot_memoryview"], c["slice_into_window"]))
+        print("- viper byte loop: %d; C copy by stream.readinto, word-aligned: %d, misaligned: %d"
+              % (c["viper_byte_copy_1380"], c["readinto_1380_aligned"],
+                 c["readinto_1380_misaligned"]))
     return 0
 
 
