@@ -41,7 +41,8 @@ def top():
         if _local is not None:
             facts = {k: v.get("value") for k, v in _local.get("facts", {}).items()}
             _top = {"firmware": _local.get("firmware"), "layout": _local.get("layout"),
-                    "facts": facts}
+                    "facts": facts,
+                    "modules": {k: v is not None for k, v in _local.get("modules", {}).items()}}
         elif _board():
             import _bus
             _top = json.loads(_bus.call("profile"))
