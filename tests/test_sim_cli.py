@@ -12,7 +12,9 @@ from .appkit import free_port
 
 
 def run_cli(tmp_path, *args, until="rtsp://", timeout=40):
-    """Start the CLI, read its lines until one starts with `until`, then Ctrl-C it."""
+    """Start the CLI, read its lines until one starts with `until` (or, for a tuple, until
+    each of them began a line), then Ctrl-C it."""
+    waiting = set((until,) if isinstance(until, str) else until)
     port = free_port()
     cmd = [sys.executable, "-m", "tools.sim", "--port", str(port), "--workdir", str(tmp_path),
            *args]
@@ -23,7 +25,8 @@ def run_cli(tmp_path, *args, until="rtsp://", timeout=40):
     try:
         for line in proc.stdout:
             lines.append(line.rstrip("\n"))
-            if line.startswith(until) or time.monotonic() > deadline:
+            waiting = set(w for w in waiting if not line.startswith(w))
+            if not waiting or time.monotonic() > deadline:
                 break
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=15)
@@ -37,7 +40,8 @@ def run_cli(tmp_path, *args, until="rtsp://", timeout=40):
 
 @pytest.mark.parametrize("fw", ["4.5", "4.8", "5.0"])
 def test_cli_boots_the_app_and_prints_the_url(tmp_path, fw):
-    port, lines, rc = run_cli(tmp_path, "--firmware", fw)
+    # the LED line comes once the console has seen the LED's pattern repeat
+    port, lines, rc = run_cli(tmp_path, "--firmware", fw, until=("rtsp://", "board: led"))
     urls = [line for line in lines if line.startswith("rtsp://")]
     assert urls and urls[0].endswith("@127.0.0.1:%d/stream" % port), lines[-20:]
     assert any(line.startswith("board: boot") and fw in line for line in lines)
