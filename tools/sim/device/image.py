@@ -60,6 +60,7 @@ _AUTO = 0                 # JPEG_SUBSAMPLING_AUTO (the constant itself may be ga
 _SUB_OK, _SUB_REFUSED, _SUB_IGNORED = 0, 1, 2
 _sub = _SUB_OK            # what to_jpeg does with subsampling= on this firmware
 _point = None             # draw_string((x, y), text)? None: by version (no profile)
+_save_kw = None           # save(path, *, roi, quality)? None: by version (no profile)
 
 
 def _point_text():
@@ -273,7 +274,7 @@ class Image(memoryview):
 
     def save(self, path, *args, roi=None, quality=50):
         if args:
-            if _v5():
+            if _v5() if _save_kw is None else _save_kw:
                 raise TypeError("function takes 2 positional arguments but %d were given"
                                 % (2 + len(args)))
             roi = args[0]
@@ -401,12 +402,14 @@ def _glyph_scaled(fb, char, x0, y0, c, s, cw, ch):
 def _shape():
     # The firmware's names, constants and Image methods; how to_jpeg and draw_string take
     # their arguments there (see the top of this file).
-    global _sub, _point
+    global _sub, _point, _save_kw
     spec = _profile.gate(globals(), "image")
     methods = spec.get("classes", {}).get("Image", {}).get("methods", {})
     form = methods.get("draw_string", {}).get("positional")
     if form:
         _point = form.startswith("(")
+    if "save" in methods:       # 5.0: roi and quality keyword-only (allowed_args KW_ONLY)
+        _save_kw = "roi" in methods["save"].get("kw_only", ())
     sig = methods.get("to_jpeg", {})
     if "subsampling" not in sig.get("kwargs", ("subsampling",)):
         _sub = _SUB_IGNORED if sig.get("ignores_unknown_kwargs") else _SUB_REFUSED
