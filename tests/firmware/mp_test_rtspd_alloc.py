@@ -17,6 +17,7 @@ sys.modules["_rtc"] = _HostRtc
 import time
 import socket
 from rtspd import RtspServer
+from rtspd import fast
 import rtspd_kit as T
 
 
@@ -95,7 +96,8 @@ def _alloc_per_frame(srv, viewers, data, sink, frames=30):
         gc.enable()
 
 
-def test_no_heap_allocation_per_packet():
+def _no_heap_per_packet(native):
+    fast.use(native)
     srv, port = _start()
     try:
         viewers = [_viewer(srv, port), _viewer(srv, port, port + 40)]
@@ -104,7 +106,8 @@ def test_no_heap_allocation_per_packet():
         big, _ = T.make(scan=T.scan_bytes(150000))
         a_small = _alloc_per_frame(srv, viewers, small, sink)
         a_big = _alloc_per_frame(srv, viewers, big, sink)
-        print("alloc per frame: 3 packets %.0f B, 110 packets %.0f B" % (a_small, a_big))
+        print("%s path, alloc per frame: 3 packets %.0f B, 110 packets %.0f B" % (
+            "native" if native else "python", a_small, a_big))
         assert a_big < 1024, a_big
         # 107 more packets per frame and per viewer, and no more than a few bytes more
         assert a_big - a_small < 100, (a_small, a_big)
@@ -112,3 +115,12 @@ def test_no_heap_allocation_per_packet():
         assert st["playing"] == 2 and st["sent"] >= 70 and st["refused"] == 0
     finally:
         srv.stop()
+        fast.use(True)
+
+
+def test_no_heap_allocation_per_packet():
+    _no_heap_per_packet(True)
+
+
+def test_no_heap_allocation_per_packet_on_the_plain_python_path():
+    _no_heap_per_packet(False)
