@@ -5,7 +5,6 @@
 # valid values, defaults for the rest) and a list of messages that name the offending key and
 # the allowed values. Secret values never appear in a message, a log line or print().
 import json
-import os
 import storage
 
 # One entry per setting: (key, kind, default, a, b). default None = required, no default.
@@ -302,10 +301,11 @@ def _typename(v):
 # -- the RTSP password ------------------------------------------------------------------------
 
 def new_password(n=16):
-    """n characters from os.urandom, about 5 bits each (79 bits for 16)."""
+    """n random characters, about 5 bits each (79 bits for 16)."""
+    import entropy
     out = ""
     while len(out) < n:
-        for b in os.urandom(n):
+        for b in entropy.random_bytes(n):
             # 248 = 8 * 31: dropping bytes above it keeps every character equally likely
             if b < 248 and len(out) < n:
                 out += _ALPHABET[b % 31]
@@ -331,6 +331,10 @@ def ensure_password(cfg, app_root, flash_root=None, log=None):
     saved = _save_missing(pw, roots, log)
     r["password"] = pw
     if log:
+        import entropy
+        if not entropy.HARDWARE:
+            log.warning("this firmware has no hardware random source: the generated RTSP "
+                        "password comes from timing jitter; set rtsp.password in config.json")
         if saved:
             log.warning("RTSP password generated: read it from %s on the camera drive",
                         SECRETS_FILE)

@@ -243,9 +243,20 @@ class Camera:
             if stalled:
                 return self._cam.snapshot()
             return self._cam.snapshot(blocking=False)
-        if self._ready_fn is not None and not stalled and not self._ready_fn():
-            return None
+        if self._ready_fn is not None and not stalled:
+            try:
+                if not self._ready_fn():
+                    return None
+            except Exception as e:      # present but refusing: pace by time from now on
+                self._no_ready_fn(e)
+                return None
         return self._sensor.snapshot()
+
+    def _no_ready_fn(self, e):
+        self._ready_fn = None
+        self._pace = self._period or _SENSOR_PERIOD_MS
+        if self._log:
+            self._log.warning("camera: get_frame_available failed (%r): frames paced by time", e)
 
     def _failed(self, e):
         self.errors += 1

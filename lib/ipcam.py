@@ -19,6 +19,12 @@ import sdcheck
 import status_led
 import storage
 
+# rtspd preallocates two frame slots and a staging buffer of its frame_max (256 KB) each,
+# plus buffers per connection: about 900 KB still free when the camera starts. Firmware
+# 4.5.0-4.5.5 gives Python a single heap of about 280 KB (no SDRAM heap): there the camera
+# cannot stream, and says so instead of crashing into safe mode.
+MIN_FREE = 900 * 1024
+
 
 class App:
     def __init__(self, led):
@@ -53,6 +59,10 @@ class App:
         self.led.set_error(status_led.ERR_CONFIG, bool(self.cfg_errors))
 
     def run(self):
+        gc.collect()
+        free = gc.mem_free()
+        if free < MIN_FREE:
+            self._cannot_stream(free)               # does not return
         if self.guard.begin(slept=self.power.marker_found):
             self.guard.safe_loop(self.led)          # does not return
         self.wdt.start()
@@ -60,6 +70,16 @@ class App:
 
     def _serve(self):
         Camera(self).run()
+
+    def _cannot_stream(self, free):
+        self.log.error("not streaming: firmware %s leaves the app %d KB of RAM and streaming "
+                       "needs about %d KB: update the firmware (4.5.6 and later have 8 MB)",
+                       self.decision.get("fw"), free // 1024, MIN_FREE // 1024)
+        applog.flush()
+        self.led.set_state(status_led.SAFE_MODE)
+        while True:
+            self.led.tick(time.ticks_ms())
+            time.sleep_ms(50)
 
 
 class Camera:

@@ -21,6 +21,7 @@
 import os
 import sys
 import json
+import entropy
 import storage
 try:
     import vfs
@@ -158,7 +159,7 @@ def probe(root, nbytes=PROBE_BYTES, min_free=MIN_FREE):
         return READ_ERROR + ": cannot read the file system"
     if free < min_free:
         return FULL + ": %d KB free" % (free // 1024)
-    data = os.urandom(nbytes)
+    data = entropy.random_bytes(nbytes)   # differs at every check: old data never matches
     why = _write_probe(path, data)
     if why:
         storage.remove_quiet(path)

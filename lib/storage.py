@@ -7,14 +7,17 @@
 # here and turned into a state (ok / full / failed / off) the app can act on.
 import os
 
-# errno values (the unix port's errno module lacks some of them)
-ENOENT = 2
-EIO = 5
-EACCES = 13
-ENODEV = 19
-ENOSPC = 28
-EROFS = 30
-ETIMEDOUT = 110
+import errno
+
+# errno values: the firmware's own (newlib's: ETIMEDOUT is 116 on the camera, 110 on Linux);
+# the fallbacks are for an errno module that lacks one (the unix port's lacks some)
+ENOENT = getattr(errno, "ENOENT", 2)
+EIO = getattr(errno, "EIO", 5)
+EACCES = getattr(errno, "EACCES", 13)
+ENODEV = getattr(errno, "ENODEV", 19)
+ENOSPC = getattr(errno, "ENOSPC", 28)
+EROFS = getattr(errno, "EROFS", 30)
+ETIMEDOUT = getattr(errno, "ETIMEDOUT", 110)
 
 OK = "ok"            # writes go to the active drive
 FULL = "full"        # the drive is full even after retention: new files are skipped

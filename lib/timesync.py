@@ -283,7 +283,7 @@ class TimeSync:
         self._schedule(self.synced)
         if not self.synced:
             self._warn("time: not synced at boot (%s); retrying in %d s", self.last_error,
-                       self._retry // 1000)
+                       self._due.left() // 1000)
         return self.synced
 
     def poll(self, busy=False, online=True):

@@ -465,3 +465,15 @@ def test_paced_capture_after_a_week_without_viewers_starts_at_once():
             ticks.t += days * 86400 * 1000
             s.taken = ticks.t // s.period
             assert frames_in(cam, ticks, 300) >= 8, days
+
+
+def test_frame_available_check_that_fails_falls_back_to_timed_pacing():
+    cam, s, ticks, log, omv = sensor_camera()
+
+    def refuses():
+        raise NotImplementedError("not available")
+    cam._sensor.get_frame_available = refuses
+    cam.start()
+    got = frames_in(cam, ticks, 1000)
+    assert 25 <= got <= 31 and cam.errors == 0
+    assert len([l for l in log.lines if "get_frame_available" in l[1]]) == 1

@@ -179,3 +179,21 @@ def test_generated_passwords_are_random():
             assert c in appconfig._ALPHABET
         seen.add(pw)
     assert len(seen) == 50
+
+
+def test_password_without_a_hardware_random_source_4_5_2():
+    # firmware 4.5.0-4.5.2 has no os.urandom: timing jitter, and a warning that says so
+    import entropy
+    saved = entropy.HARDWARE
+    entropy.HARDWARE = False
+    try:
+        seen = set(appconfig.new_password() for _ in range(20))
+        assert len(seen) == 20 and all(len(p) == 16 for p in seen)
+        drive()
+        cfg, _ = appconfig.validate({"wifi": {"ssid": "home"}})
+        log = ListLog()
+        pw, how = appconfig.ensure_password(cfg, D, None, log)
+    finally:
+        entropy.HARDWARE = saved
+    assert how == "generated" and pw not in log.text()
+    assert "no hardware random source" in log.text() and "rtsp.password" in log.text()

@@ -92,6 +92,29 @@ def test_write_errors_readonly_and_lying_card_on_46():
             assert "sdcard" not in os.listdir("/"), "the untrusted card stays mounted"
 
 
+def test_probe_without_os_urandom_4_5_2():
+    # firmware 4.5.0-4.5.2 has no os.urandom: the probe still runs, and its data differs at
+    # every check (a card that kept an earlier probe's blocks must not pass)
+    import entropy
+    saved = entropy.HARDWARE, sdcheck._write_probe
+    entropy.HARDWARE = False
+    written = []
+
+    def spy(path, data):
+        written.append(bytes(data))
+        return saved[1](path, data)
+    sdcheck._write_probe = spy
+    try:
+        card = RamDisk(2048)
+        for _ in range(3):
+            with Board("root", card) as b:
+                assert boot(b)["card_ok"]
+    finally:
+        entropy.HARDWARE, sdcheck._write_probe = saved
+    assert len(written) == 3 and len(set(written)) == 3
+    assert all(len(w) == sdcheck.PROBE_BYTES for w in written)
+
+
 def test_bad_card_as_root_on_45_mounts_flash_and_runs_its_copy():
     for fault, code in (("write", sdcheck.WRITE_ERROR), ("lie", sdcheck.BAD_DATA)):
         card = RamDisk(2048)

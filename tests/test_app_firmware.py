@@ -1,0 +1,169 @@
+"""The real app on every firmware profile (tools/sim/profiles): it streams in both capture
+modes with the camera API each firmware has, sleeps and wakes with the sticky reset cause 4
+and still counts a hang after a wake, rejects a 2020 NTP answer on 4.7 (where gmtime() would
+overflow), and carries on across the 2**30 ms tick wrap."""
+import io
+import time
+from datetime import datetime, timezone
+
+import av
+import pytest
+from PIL import Image
+
+from tools import probe
+from tools.sim import profiles, storage
+from tools.sim.board import RTC_LOST
+
+from . import appkit
+from .ntpkit import HostileNtp
+
+# 4.5.0-4.5.5 give Python one ~280 KB heap (no SDRAM heap): too little to stream (lib/ipcam.py)
+SMALL_HEAP = [v for v in profiles.names() if tuple(map(int, v.split("."))) < (4, 5, 6)]
+STREAMING = [v for v in profiles.names() if v not in SMALL_HEAP]
+TICKS_PERIOD = 1 << 30
+
+
+def _no_traceback(board):
+    text = "\n".join(board.console)
+    assert "Traceback" not in text, text[-3000:]
+
+
+def _api(fw):
+    return "csi" if tuple(map(int, fw.split("."))) >= (4, 8, 0) else "sensor"
+
+
+@pytest.fixture
+def good_ntp():
+    ntp = HostileNtp("good")        # syncs at once: no boot waits for an NTP timeout
+    yield ntp
+    ntp.close()
+
+
+@pytest.mark.parametrize("mode", ["hardware_jpeg", "overlay"])
+@pytest.mark.parametrize("fw", STREAMING)
+def test_streams_on_every_firmware(tmp_path, fw, mode, good_ntp):
+    changes = {"camera": {"mode": mode, "quality": 70}}
+    with appkit.app(tmp_path, changes, firmware=fw, ntp_port=good_ntp.port) as (b, url):
+        got = appkit.decode_frames(url, 3)
+        encoded = b.camera.frames_of("to_jpeg")
+        _no_traceback(b)
+        console = "\n".join(b.console)
+    assert len(got) == 3 and got[-1].shape == (720, 1280, 3)
+    # the camera API the firmware has: CSI objects from 4.8, the legacy sensor module before
+    assert "camera: %s API, 1280x720 %s" % (_api(fw), mode) in console, console[-2000:]
+    if mode == "overlay":
+        # a CPU JPEG an RTP/JPEG viewer can take: 4:2:2 (never the 4:4:4 AUTO picks at 70)
+        assert Image.open(io.BytesIO(encoded[-1].data)).layer[0][1:3] == (2, 1)
+
+
+@pytest.mark.parametrize("fw", SMALL_HEAP)
+def test_firmware_with_a_small_heap_says_why_it_does_not_stream(tmp_path, fw):
+    with appkit.app(tmp_path, firmware=fw, wait_url=False) as (b, _):
+        line = b.wait_console("not streaming", timeout=20)
+        time.sleep(1.5)
+        tl = appkit.led_timeline(b)
+        _no_traceback(b)
+    assert "update the firmware" in line and "KB of RAM" in line
+    assert {"red", "blue"} <= {c for _, cs in tl[-6:] for c in cs}      # the safe-mode pattern
+    assert "not streaming" in appkit.log_text(b, "sd")
+
+
+def _watch_until_the_camera_drops(url, hang, limit_s=30):
+    """Watch 3 frames (the on-wake still is saved from the first), then make the next
+    capture hang, and watch on until the camera goes away (bounded)."""
+    deadline = time.monotonic() + limit_s
+    seen = 0
+    try:
+        with appkit.open_stream(url) as c:
+            for _ in c.decode(video=0):
+                seen += 1
+                if seen == 3:
+                    hang.inject_capture_errors(1, "stuck", delay=3600)
+                if time.monotonic() > deadline:
+                    raise AssertionError("the camera kept streaming")
+    except (av.error.FFmpegError, OSError, EOFError):
+        pass
+    assert seen >= 3, seen
+
+
+def _wait_boot(b, n, timeout):
+    return b.wait_for(lambda k, t: k == "boot" and t.startswith("#%d," % n), timeout=timeout)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("fw", STREAMING)
+def test_deep_sleep_wake_and_a_hang_after_it_on_every_firmware(tmp_path, fw, good_ntp):
+    # reset_cause() reads 4 from the wake on, whatever resets the board next: the wake is told
+    # by the wake marker against the RTC, the hang by the crash state's "running" flag
+    changes = {"power": {"deep_sleep": True, "grace_period_s": 2, "sleep_duration_s": 600,
+                         "awake_window_s": 5},
+               "watchdog": {"enabled": True, "timeout_s": 5}}
+    with appkit.app(tmp_path, changes, firmware=fw, ntp_port=good_ntp.port,
+                    time_scale=0.005) as (b, url):
+        n = len(b.console)
+        b.wait_for(lambda k, t: k == "sleep", timeout=20)        # nobody came: asleep
+        i = _wait_boot(b, 2, timeout=20)
+        assert "deep-sleep wake" in b.events[i][2], b.events[i]
+        url = appkit.stream_url(b, start=n)
+        b.wait_console("woke from deep sleep", start=n, timeout=5)
+        n = len(b.console)
+        _watch_until_the_camera_drops(url, hang=b.camera)       # 3 frames, then it hangs
+        j = _wait_boot(b, 3, timeout=30)
+        b.wait_console("Stream URL:", start=n, timeout=30)
+        third = b.events[j][2]
+        stills = [s for s in storage.list_dir(b.sd_image, "/stills", recursive=True)
+                  if s.endswith(".jpg")]
+        report = (storage.read_file(b.sd_image, "crash.txt") or b"").decode()
+        _no_traceback(b)
+        console = "\n".join(b.console)
+    assert any(k == "watchdog" and "starved" in t for _, k, t in b.events)
+    assert "watchdog" in third and "reads 4" in third, third     # sticky: 4 after the wake
+    assert "hung" in report and "reset cause 4" in report, report
+    # the reset after the hang is no wake (info lines of the hung run never reached the file)
+    assert console.count("woke from deep sleep") == 1, console[-3000:]
+    assert len(stills) == 1, stills                      # on-wake still: one wake, one still
+    assert "going to deep sleep for 600 s" in appkit.log_text(b, "sd")
+
+
+def test_ntp_answer_from_2020_on_47_neither_crashes_nor_sets_the_clock(tmp_path):
+    # 4.7's ntptime reads a pre-2024 answer as ~2156, and its gmtime() overflows from 2**31
+    back = datetime(2020, 6, 1, tzinfo=timezone.utc).timestamp() - time.time()
+    ntp = HostileNtp("offset:%d" % back)
+    try:
+        changes = {"camera": {"mode": "overlay"}}
+        with appkit.app(tmp_path, changes, firmware="4.7", ntp_port=ntp.port) as (b, url):
+            line = b.wait_console("implausible year", timeout=20)
+            assert len(appkit.decode_frames(url, 3)) == 3
+            _no_traceback(b)
+            assert not any(k == "rtc" for _, k, _ in b.events)
+            assert b.rtc_now() < RTC_LOST + 3600
+    finally:
+        ntp.close()
+    assert ntp.queries >= 1 and "2156" in line, line
+
+
+@pytest.mark.long
+def test_streaming_timers_and_ntp_carry_on_across_the_tick_wrap(tmp_path):
+    # The tick counter starts 15 s before it wraps at 2**30 ms (12.4 days of uptime on a
+    # camera); one viewer plays across the wrap, stills and health lines keep their
+    # intervals, and the NTP retry scheduled before the wrap happens after it.
+    ntp = HostileNtp("kod")
+    changes = {"stills": {"interval_s": 2}, "logging": {"health_s": 5}}
+    try:
+        with appkit.app(tmp_path, changes, firmware="4.7", ntp_port=ntp.port,
+                        ticks_start_ms=TICKS_PERIOD - 15000) as (b, url):
+            t0 = time.monotonic()
+            stats = probe.probe(url, duration=22)         # 15 s to the wrap, then 7 more
+            assert time.monotonic() - t0 > 20
+            ntp.mode = "good"
+            b.wait_for(lambda k, t: k == "rtc", timeout=40)   # the back-off retry after the wrap
+            health = [line for line in b.console if "health:" in line]
+            _no_traceback(b)
+    finally:
+        ntp.close()
+    assert not stats.ended_by_camera and stats.frames >= 22 * 20, stats
+    assert stats.packets_lost == 0, stats
+    assert len(health) >= 4, health
+    stills = [s for s in storage.list_dir(b.sd_image, "/stills", recursive=True)
+              if s.endswith(".jpg")]
+    assert len(stills) >= 9, stills
