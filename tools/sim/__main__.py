@@ -54,6 +54,21 @@ def parse_args(argv=None):
     p.add_argument("--native-fault", action="store_true",
                    help="the first call of the app's native (viper) code hangs the core, as a "
                    "HardFault does on the camera, until the watchdog resets it")
+    p.add_argument("--net-model", choices=("on", "off"), default="off",
+                   help="the camera's network stack on the app's sockets: lwIP's socket "
+                   "pools, 6400-byte send buffers drained at the WiFi link's rate, shared "
+                   "packet memory, blocking DNS (default off: plain loopback)")
+    p.add_argument("--link-rate", type=float, default=600, metavar="KB_S",
+                   help="WiFi link rate up, kB/s (default 600, lwIP's own figure)")
+    p.add_argument("--link-rtt", type=float, default=2.0, metavar="MS",
+                   help="round-trip time to the viewer, ms (default 2)")
+    p.add_argument("--link-loss", type=float, default=0.0, metavar="PERCENT",
+                   help="frames the radio loses, %% (default 0)")
+    p.add_argument("--dns", choices=("host", "none"), default="host",
+                   help="with the network model: 'host' resolves names as the PC does, "
+                   "'none' models a DNS server that never answers (lookups block)")
+    p.add_argument("--net-trace", action="store_true",
+                   help="print the network model's stalls and refusals on the console")
     p.add_argument("--trace", action="store_true",
                    help="print every board event (each LED switching) instead of LED patterns")
     a = p.parse_args(argv)
@@ -86,7 +101,9 @@ def main(argv=None):
                   wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
                   time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
                   workdir=a.workdir, serial=a.serial, ticks_start_ms=a.ticks_start_ms,
-                  native_fault=a.native_fault)
+                  native_fault=a.native_fault, net_model=a.net_model == "on",
+                  link_rate=int(a.link_rate * 1000), link_rtt_ms=a.link_rtt,
+                  link_loss=a.link_loss / 100, dns=a.dns, net_trace=a.net_trace)
     console = Console(trace=a.trace)
     opt.printer = console
     board = Board(opt)

@@ -76,6 +76,14 @@ class Options:
     ticks_start_ms: int = None     # ticks_ms() at every hardware boot (None: 0, the camera's)
     native_fault: bool = False     # the first call of imported native code hangs the core
                                    # until the watchdog resets it (device/_native_fault.py)
+    # The camera's network stack on the app's sockets (tools/sim/device/_lwip.py): PCB pools,
+    # send buffers drained at the WiFi link's rate, shared packet memory, blocking DNS
+    net_model: bool = False
+    link_rate: int = 600000        # bytes/s up the WiFi link (lwipopts_common.h: ~600 kB/s)
+    link_rtt_ms: float = 2.0       # round-trip time to the viewer
+    link_loss: float = 0.0         # fraction of frames the radio loses
+    dns: str = "host"              # "host": names the PC resolves; "none": DNS never answers
+    net_trace: bool = False        # print the model's stalls and refusals on the console
     extra_env: dict = field(default_factory=dict)
 
 
@@ -382,6 +390,7 @@ class Board:
                "SIM_PORT_MAP": "%d=%d" % (self.opt.camera_rtsp_port, self.opt.rtsp_port)}
         if self.opt.ntp_port:
             env["SIM_NTP_PORT"] = str(self.opt.ntp_port)
+        env["SIM_LWIP"] = self.lwip_spec()
         env.update(self.opt.extra_env)
         heap = heap_bytes(self.profile) + FB_POOL_BYTES   # frame buffers: outside the app's heap
         cmd = [mpy.binary(), "-X", "heapsize=%d" % heap, str(mpy.DEVICE / "_sim_boot.py")]
@@ -403,6 +412,14 @@ class Board:
         self._reader.join(2)
         if self.serial:
             self.serial.detach(self.proc)
+
+    def lwip_spec(self):
+        """The network model's settings for the firmware process (SIM_LWIP)."""
+        o = self.opt
+        if not o.net_model:
+            return "off"
+        return "rate=%d,rtt=%g,loss=%g,dns=%s,trace=%d" % (
+            o.link_rate, o.link_rtt_ms, o.link_loss, o.dns, o.net_trace)
 
     def _watch(self, t_boot):
         if self._wdt and time.monotonic() > self._wdt[1] and not self._pending:

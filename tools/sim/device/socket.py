@@ -6,11 +6,13 @@
 # - when the emulated WiFi link drops, every open socket fails, as on the camera.
 # The class derives from io.IOBase and answers the "get file descriptor" ioctl, so
 # select.poll() accepts it and returns this object (not the inner one) from poll().
-# Shaped by the firmware profile at the end of this file.
+# Shaped by the firmware profile at the end of this file. With the network model on
+# (SIM_LWIP), the class gets the camera's lwIP limits on top: tools/sim/device/_lwip.py.
 import io as _io
 import usocket as _u
 import errno as _errno
 import _profile
+import _lwip
 
 AF_INET = _u.AF_INET
 SOCK_STREAM = _u.SOCK_STREAM
@@ -58,6 +60,7 @@ def _tuple(raw):
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    _lwip.dns_wait(host, _u.getaddrinfo)    # blocks as lwIP's DNS does (model on)
     out = []
     for fam, typ, pro, canon, raw in _u.getaddrinfo(host, port, af, type, proto, flags):
         if fam == AF_INET:
@@ -231,3 +234,5 @@ class socket(_io.IOBase):
 
 _profile.gate(globals(), "socket")
 _profile.forget("socket")
+if _lwip.ON:
+    socket = _lwip.model(socket, _tuple)
