@@ -34,7 +34,9 @@ def parse_args(argv=None):
                    help="SD card fault: %s, or removed@SECONDS" % ", ".join(storage.FAULTS))
     p.add_argument("--wifi-fault", default="none", choices=wifi.FAULTS, help="WiFi fault")
     p.add_argument("--source", default="synthetic",
-                   help="frame source: synthetic, file:PATH (a video), v4l2:/dev/videoN (a webcam)")
+                   help="frame source: synthetic, photo[:china|flower] (a real photograph, "
+                   "panned: JPEGs as big as a real camera's), file:PATH (a video), "
+                   "v4l2:/dev/videoN (a webcam)")
     p.add_argument("--fps", type=float, default=30.0, help="sensor frame rate (default 30)")
     p.add_argument("--time-scale", type=float, default=1.0,
                    help="deep sleep lasts this fraction of its real time (e.g. 0.01)")

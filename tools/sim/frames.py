@@ -5,6 +5,9 @@ firmware asked for. Sources, by spec string:
   "synthetic"        (default) a moving test scene; every frame carries its frame id as a
                      row of black/white blocks at the top left (see read_frame_id), so a test
                      can tell which sensor frame a client decoded
+  "photo[:NAME]"     a real photograph slowly panned and zoomed, with sensor noise: JPEGs as
+                     big as a real camera's (NAME: china (default) or flower, scikit-learn's
+                     sample images, read from the installed package); frame ids stamped too
   "file:PATH"        a video or still image read with PyAV, looped
   "v4l2:/dev/videoN" a webcam read with PyAV in a background thread (newest picture wins)
 
@@ -13,11 +16,14 @@ in memory (native little-endian uint16), or a JPEG laid out like the camera's ow
 (baseline, standard Annex K Huffman tables, both quantisation tables in one DQT segment,
 one DHT segment, no restart markers; see normalize_jpeg).
 """
+import importlib.util
 import io
+import math
+import os
 import threading
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops, ImageFilter
 
 SUBSAMPLING_444 = 0x11   # the SOF0 sampling byte of the luma component, as OpenMV names them
 SUBSAMPLING_422 = 0x21
@@ -247,6 +253,79 @@ def _bounce(pos, span):
     return p if p <= span else 2 * span - p
 
 
+class PhotoSource:
+    """A real photograph as a camera on a slow pan-and-tilt would see it.
+
+    The picture is one of scikit-learn's sample images (640x427 JPEGs inside the package:
+    nothing is downloaded), softened once (BLUR px: a small lens and the sensor's own
+    denoising), scaled up to the requested size (at least enough to cover it), zooming
+    between 1x and ZOOM over PERIOD seconds while the view drifts across it, plus the
+    temporal noise of a small sensor (gaussian, SIGMA levels). A synthetic scene's flat areas
+    compress far better than a real view: "china" gives 1280x720 JPEGs of 118-143 KB at
+    quality 80 (4:2:2), as the issue reports for the OV5640 indoors; "flower" about 90 KB
+    (tests/test_sim_frames.py). A frame costs a resize and an add in C (~7 ms at 720p);
+    nothing is precomputed but NOISE_FRAMES noise images per size."""
+
+    PHOTOS = ("china", "flower")
+    PERIOD = 20.0
+    ZOOM = 1.3
+    BLUR = 0.6
+    SIGMA = 3.0
+    NOISE_FRAMES = 4
+
+    def __init__(self, name="china"):
+        if name not in self.PHOTOS:
+            raise ValueError("unknown photo %r (use %s)" % (name, ", ".join(self.PHOTOS)))
+        self.spec = "photo:" + name
+        img = Image.open(photo_path(name)).convert("RGB")
+        self._img = img.filter(ImageFilter.GaussianBlur(self.BLUR))
+        self._noise = {}
+
+    def _noise_for(self, width, height, k):
+        bank = self._noise.get((width, height))
+        if bank is None:
+            rng = np.random.default_rng(2435)
+            bank = []
+            for _ in range(self.NOISE_FRAMES):
+                n = rng.normal(128.0, self.SIGMA, (height, width, 3))
+                bank.append(Image.fromarray(np.clip(n, 0, 255).astype(np.uint8)))
+            self._noise[(width, height)] = bank
+        return bank[k % len(bank)]
+
+    def view(self, width, height, t):
+        """The part of the photo seen at scene time t: a (left, top, right, bottom) box."""
+        sw, sh = self._img.size
+        phase = 2 * math.pi * t / self.PERIOD
+        zoom = max(width / sw, height / sh) * (1 + (self.ZOOM - 1) * (1 - math.cos(phase)) / 2)
+        bw, bh = width / zoom, height / zoom
+        x = (sw - bw) * (0.5 + 0.5 * math.sin(phase * 0.5))
+        y = (sh - bh) * (0.5 + 0.5 * math.sin(phase * 0.75))
+        return (x, y, x + bw, y + bh)
+
+    def frame(self, width, height, frame_id, t):
+        img = self._img.resize((width, height), Image.BILINEAR, box=self.view(width, height, t))
+        img = ImageChops.add(img, self._noise_for(width, height, frame_id), 1.0, -128)
+        rgb = np.array(img)
+        stamp_frame_id(rgb, frame_id)
+        return rgb
+
+    def close(self):
+        pass
+
+
+def photo_path(name):
+    """Where the installed scikit-learn keeps sample photo `name` (without importing it)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the photo source needs scikit-learn (pip install scikit-learn, "
+                         "or `make setup`): its sample images are the scene")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "images",
+                        name + ".jpg")
+    if not os.path.exists(path):
+        raise ValueError("scikit-learn has no sample image %s" % path)
+    return path
+
+
 class FileSource:
     """Frames of a video (or still image) file, looped; one file frame per sensor frame."""
 
@@ -321,5 +400,7 @@ def open_source(spec="synthetic"):
         return FileSource(arg)
     if kind == "v4l2" and arg:
         return V4L2Source(arg)
-    raise ValueError("unknown frame source %r (use synthetic, file:PATH or v4l2:/dev/videoN)"
-                     % spec)
+    if kind == "photo":
+        return PhotoSource(arg or "china")
+    raise ValueError("unknown frame source %r (use synthetic, photo[:NAME], file:PATH or "
+                     "v4l2:/dev/videoN)" % spec)

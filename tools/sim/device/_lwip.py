@@ -99,6 +99,23 @@ def setup(spec):
         elif k == "trace":
             trace = v == "1"
     reset()
+    if ON:
+        _hook_sleep()
+
+
+def _hook_sleep():
+    # While the app sleeps, the camera's lwIP keeps sending (it runs from interrupts): the
+    # emulated time.sleep*() do lwIP's background work as they wait.
+    try:
+        import time as tm
+    except ImportError:
+        return
+    if getattr(tm, "_lwip_hooked", False):
+        return
+    tm._lwip_hooked = True
+    tm.sleep_us = lambda us: _sleep_us(us)
+    tm.sleep_ms = lambda ms: _sleep_us(ms * 1000)
+    tm.sleep = lambda s: _sleep_us(int(s * 1000000))
 
 
 def reset():
@@ -163,8 +180,12 @@ def _frame(n, start):
 
 
 def _sleep_ms(ms):
+    _sleep_us(ms * 1000)
+
+
+def _sleep_us(us):
     # lwIP keeps working while modlwip sleeps (it runs from the systick/PendSV on the camera)
-    end = _now() + ms * 1000
+    end = _now() + us
     while True:
         left = end - _now()
         if left <= 0:
