@@ -15,7 +15,7 @@
 #     server that lies consistently (same wrong time every time, inside the year window)
 #     cannot be told from a good one.
 # Every check is integer arithmetic on the seconds (lib/timeutil.py): time.gmtime() raises
-# OverflowError from 2**31 on firmware 4.5.6-4.7, and the garbage above lands there, so no
+# OverflowError from 2**31 on firmware 4.5.0-4.7.x, and the garbage above lands there, so no
 # answer reaches gmtime() before it passed the window; times past 2038-01-17 are refused on
 # every firmware.
 # Trust survives deep sleep: the RTC keeps running, so after a wake (power.py's marker) an

@@ -1,10 +1,10 @@
 # Time helpers that hold on every firmware the app supports (4.5.0 .. 5.0).
 #
-# Calendar: time.gmtime() raises OverflowError for values >= 2**31 on MicroPython 1.23-1.25
-# (firmware 4.5.6-4.7): its argument must fit a 32-bit C int. So no value reaches gmtime()
-# unchecked: gmtime() here returns None instead, and the checks that decide whether a time
-# is plausible (timesync) use plain integer calendar arithmetic (year_of, year_start,
-# sunday), which cannot overflow. On a 1970-epoch port 2**31 is 2038-01-19 03:14:08 UTC:
+# Calendar: time.gmtime() raises OverflowError for values >= 2**31 on MicroPython 1.20-1.25
+# (firmware 4.5.0-4.7.x: its argument must fit a 32-bit C int; 2**32 from 1.26, 4.8+). So no
+# value reaches gmtime() unchecked: gmtime() here returns None instead, and the checks that
+# decide whether a time is plausible (timesync) use plain integer calendar arithmetic
+# (year_of, year_start, sunday), which cannot overflow. On a 1970-epoch port 2**31 is 2038-01-19 03:14:08 UTC:
 # on every firmware, the app treats later times as invalid (the worst case of the sources).
 #
 # Ticks: ticks_ms() wraps at 2**30 ms (12.4 days) and ticks_diff() is only valid below 2**29

@@ -82,7 +82,7 @@ class CameraTicks:
 
 class GmtimeOverflow:
     """`with GmtimeOverflow() as g:` time.gmtime raises OverflowError from 2**31 as on
-    MicroPython 1.23-1.25 (firmware 4.5.6-4.7); g.refused counts the refused calls."""
+    MicroPython 1.20-1.25 (firmware 4.5.0-4.7.x); g.refused counts the refused calls."""
 
     def __enter__(self):
         import time

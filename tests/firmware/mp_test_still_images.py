@@ -203,7 +203,7 @@ def test_due_check_allocates_nothing():
 
 
 def test_rtc_past_2038_still_saves_without_calling_gmtime_on_it():
-    # 4.5.6-4.7: gmtime() raises OverflowError from 2**31 (an RTC set from the REPL, say)
+    # 4.5.0-4.7.x: gmtime() raises OverflowError from 2**31 (an RTC set from the REPL, say)
     with TempDir("stills") as d:
         log = Log()
         s, ticks, clock, log = make({}, real_storage(d, log), log)

@@ -327,7 +327,7 @@ def test_poll_when_not_due_allocates_nothing():
 
 
 def test_2020_answer_on_a_gmtime_that_overflows_neither_crashes_nor_sets_the_clock():
-    # firmware 4.5.6-4.7: gmtime() raises OverflowError from 2**31, and ntptime reads a
+    # firmware 4.5.0-4.7.x: gmtime() raises OverflowError from 2**31, and ntptime reads a
     # 2020 server (or garbage) as ~2156: such a value never reaches gmtime()
     with GmtimeOverflow() as g:
         answer = ntptime_reading(secs(2020, 6, 1) + NTP_DELTA)
@@ -351,7 +351,7 @@ def test_2020_answer_on_a_gmtime_that_overflows_neither_crashes_nor_sets_the_clo
 
 
 def test_times_past_2038_are_refused_on_every_firmware():
-    # a clock set past 2**31 would stop every later gmtime() on 4.5.6-4.7: never set it
+    # a clock set past 2**31 would stop every later gmtime() on 4.5.0-4.7.x: never set it
     for answer in ((1 << 31) + 100, timeutil.LATEST + 1):
         ts, ntp, rtc, ticks, log = make({"10.0.0.1": answer}, cfg={"max_year": 2100})
         assert not ts.boot() and rtc.sets == [], answer
