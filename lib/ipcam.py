@@ -41,9 +41,9 @@ class App:
         # before the crash guard starts: whether the last run ended in a planned deep sleep
         # (its wake marker) is part of telling a hang from a wake
         import power
+        drive = self.store.flash or self.store.root or self.decision.get("app") or "/"
         self.power = power.Power(self.cfg["power"], self.log,
-                                 marker_path=storage.join(self.store.flash or self.store.root,
-                                                          "wake.marker"))
+                                 marker_path=storage.join(drive, "wake.marker"))
 
     def _report_start(self):
         log = self.log
