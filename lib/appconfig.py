@@ -55,6 +55,11 @@ SPEC = (
         ("session_timeout_s", "int", 60, 10, 600),
         ("native", "enum", "auto", ("auto", "on", "off"), None),
     )),
+    ("http", (
+        ("enabled", "bool", True, None, None),
+        ("port", "int", 80, 1, 65535),
+        ("frame_slots", "int", 2, 0, 3),
+    )),
     ("stills", (
         ("enabled", "bool", True, None, None),
         ("interval_s", "int", 0, 0, 86400),

@@ -230,6 +230,12 @@ class CrashGuard:
             print(text)
             self._say("cannot write %s (%s)" % (path, storage._errname(e)))
 
+    def last_report(self, n=300):
+        """The start of the last crash report (for the web status), or None."""
+        path = self._report_path()
+        text = storage.read_file(path) if path else None
+        return text[:n].strip() if text else None
+
     def _report_path(self):
         root = self.store.root if self.store and self.store.root else None
         if root is None and self._state_path:

@@ -1,9 +1,10 @@
 # The camera application: wires the modules of lib/ into one loop.
 #
 #   start-up   LED, storage decision (sdcheck), config, log, crash guard, watchdog, WiFi,
-#              time, camera, RTSP server
-#   the loop   network I/O (rtspd polls its sockets), a frame when a viewer or a still
-#              wants one, WiFi and time upkeep, deep sleep when nobody watches, LED, watchdog
+#              time, camera, RTSP server, HTTP server (lib/webd)
+#   the loop   network I/O (rtspd polls its sockets and webd's), a frame when a viewer
+#              (RTSP or MJPEG), a snapshot or a still wants one, WiFi and time upkeep, deep
+#              sleep when nobody watches, LED, watchdog
 #
 # One select.poll loop (inside rtspd) serves everything; capture is non-blocking, so the
 # loop never waits for the sensor.
@@ -18,12 +19,15 @@ import crashguard
 import sdcheck
 import status_led
 import storage
+import timeutil
 
 # rtspd preallocates two frame slots and a staging buffer of its frame_max (256 KB) each,
 # plus buffers per connection: about 900 KB still free when the camera starts. Firmware
 # 4.5.0-4.5.5 gives Python a single heap of about 280 KB (no SDRAM heap): there the camera
 # cannot stream, and says so instead of crashing into safe mode.
 MIN_FREE = 900 * 1024
+SLOT_BYTES = 256 * 1024     # one HTTP frame slot (webd.frames): rtspd's frame_max
+VERSION = "0.1.0"           # the app's version (pyproject.toml's), shown by /status.json
 
 
 class App:
@@ -61,7 +65,8 @@ class App:
     def run(self):
         gc.collect()
         free = gc.mem_free()
-        if free < MIN_FREE:
+        h = self.cfg["http"]
+        if free < MIN_FREE + (h["frame_slots"] * SLOT_BYTES if h["enabled"] else 0):
             self._cannot_stream(free)               # does not return
         if self.guard.begin(slept=self.power.marker_found):
             self.guard.safe_loop(self.led)          # does not return
@@ -107,6 +112,8 @@ class Camera:
         self.stills = still_images.Stills(cfg["stills"], self.log, app.store,
                                           synced=lambda: self.time.synced)
         self.server = None
+        self.web = None             # webd.WebServer when http.enabled
+        self._watched = False       # someone (RTSP or HTTP) is watching
         self._sd = None
         self._card_t = time.ticks_ms()
         self._frames = 0
@@ -162,8 +169,27 @@ class Camera:
         # a password the camera made up is shown on the console (the user has no other way
         # to learn it); one the user wrote into config.json is not repeated anywhere
         self._shown_password = password if source != "config" else "(as set in config.json)"
+        self._start_web(password)
         if self.wifi.ip:
             self._bind(self.wifi.ip)
+
+    def _start_web(self, password):
+        cfg = self.app.cfg
+        h, r = cfg["http"], cfg["rtsp"]
+        if not h["enabled"]:
+            return
+        if h["port"] == r["port"]:
+            self.log.error("http: port %d is the RTSP port: web page off", h["port"])
+            return
+        from webd import WebServer
+        fps = self.cam.fps or 30
+        self.web = WebServer(self.server, port=h["port"], auth=r["auth"], user=r["user"],
+                             password=password, max_viewers=r["max_clients"],
+                             frame_max=self.server.frame_max, slots=h["frame_slots"],
+                             frame_ms=1000 // fps + 1, store=self.app.store, log=self.log)
+        self.web.on_event = self._on_event
+        self.web.take_still = self.stills.request
+        self.web.status = self._status
 
     def _bind(self, ip):
         try:
@@ -172,6 +198,13 @@ class Camera:
             self.log.error("rtsp: cannot listen on %s:%d (%s)", ip, self.server.port, e)
             return
         self._announce(ip)
+        if self.web is not None:
+            try:
+                self.web.start(ip)      # in rtspd's poller: after its start()
+            except OSError as e:
+                self.log.error("http: cannot listen on %s:%d (%s)", ip, self.web.port, e)
+                return
+            print("Web page: http://%s:%d/  (same user and password)" % (ip, self.web.port))
 
     def _announce(self, ip):
         # The console (USB serial, OpenMV IDE) is where a user looks first; the log file never
@@ -187,13 +220,16 @@ class Camera:
     # -- the loop ----------------------------------------------------------------------------
     def _step(self):
         srv = self.server
-        srv.poll(5 if srv.playing else 20)
-        if srv.wants_frame() or self.stills.due():
+        web = self.web
+        srv.poll(5 if self._watched else 20)
+        if web is not None:
+            web.tick()
+        if srv.wants_frame() or self.stills.due() or (web is not None and web.wants_frame()):
             self._frame()
         ev = self.wifi.poll()
         if ev is not None:
             self._wifi_event(ev)
-        self.time.poll(busy=srv.playing > 0, online=self.wifi.ip is not None)
+        self.time.poll(busy=self._watched, online=self.wifi.ip is not None)
         if self.power.due():
             self._sleep()
         self._tick()
@@ -213,6 +249,8 @@ class Camera:
                 if not self._bad_frame_logged:
                     self._bad_frame_logged = True
                     self.log.error("rtsp: frame cannot be streamed: %s", e)
+        if self.web is not None and self.web.wants_frame():
+            self.web.send_frame(buf, n, t)
         self.stills.offer(buf, n)
         self._frames += 1
 
@@ -246,18 +284,45 @@ class Camera:
 
     # -- events ------------------------------------------------------------------------------
     def _on_event(self, name, arg):
-        if name == "first_play":
-            self.log.info("first viewer started playing")
-            self.wifi.set_streaming(True)
-            self.led.set_state(status_led.STREAMING)
-        elif name == "last_gone":
-            self.log.info("last viewer gone")
-            self.wifi.set_streaming(False)
-            self.led.set_state(status_led.IDLE)
+        # from both servers: an MJPEG viewer is a viewer (LED, WiFi power saving, deep sleep)
+        if name in ("first_play", "last_gone"):
+            n = self._viewers()
+            if n and not self._watched:
+                self._watched = True
+                self.log.info("first viewer started playing")
+                self.wifi.set_streaming(True)
+                self.led.set_state(status_led.STREAMING)
+            elif not n and self._watched:
+                self._watched = False
+                self.log.info("last viewer gone")
+                self.wifi.set_streaming(False)
+                self.led.set_state(status_led.IDLE)
+            self.power.viewers(n)
+        elif name == "request":                 # a page, a snapshot, a still: someone is there
+            self.power.keep_awake()
         elif name == "set_parameter" and arg and arg[0] == "snapshot":
             self.stills.request()
-        if name in ("first_play", "last_gone"):
-            self.power.viewers(self.server.playing)
+
+    def _viewers(self):
+        return self.server.playing + (self.web.viewers if self.web is not None else 0)
+
+    def _status(self):
+        """/status.json (webd adds uptime, free heap and its own counters)."""
+        st = self.app.store
+        secs = time.ticks_diff(time.ticks_ms(), self._health_t) / 1000
+        sync = self.time.synced_at
+        t = timeutil.gmtime(sync) if sync is not None else None
+        return {
+            "version": VERSION, "firmware": self.app.decision.get("fw"),
+            "fps": round(self._frames / secs, 1) if secs > 0.5 else None,
+            "viewers": {"rtsp": self.server.playing},
+            "storage": {"drive": "sd" if st.on_card else ("flash" if st.root else "none"),
+                        "state": st.state, "free": st.free()},
+            "time": {"synced": self.time.synced, "source": self.time.source,
+                     "last_sync": "%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6] if t else None},
+            "wifi": {"ip": self.wifi.ip, "rssi": self.wifi.rssi()},
+            "last_crash": self.app.guard.last_report(),
+        }
 
     def _wifi_event(self, ev):
         import wifi
@@ -266,6 +331,8 @@ class Camera:
             self._bind(self.wifi.ip)
         elif ev == wifi.DOWN:
             self.led.set_error(status_led.ERR_WIFI, True)
+            if self.web is not None:
+                self.web.stop()
             self.server.stop()
 
     # -- deep sleep ----------------------------------------------------------------------------
@@ -276,6 +343,8 @@ class Camera:
         self.power.sleep()                        # runs the cleanups; does not return
 
     def _shutdown(self):
+        if self.web is not None:
+            self.web.stop()
         if self.server:
             self.server.stop()
         self.cam.close()

@@ -271,6 +271,16 @@ class Storage:
             self.fail(e, "writing " + name)
             return False
 
+    def remove_still(self, name):
+        """Remove one still (name under stills/, from the web page); False if the drive
+        refuses. The count kept for retention follows."""
+        p = self.path(name)
+        if p is None or not name.startswith(STILLS + "/") or not remove_quiet(p):
+            return False
+        if self._stills:
+            self._stills -= 1
+        return True
+
     def read(self, name, binary=False):
         p = self.path(name)
         return read_file(p, binary) if p else None

@@ -144,6 +144,7 @@ class TimeSync:
         self.source = None          # "ntp" or "rtc" (trusted after a wake)
         self.rejected = 0           # answers refused since boot
         self.last_error = None      # why the last query did not sync (for logs and tests)
+        self.synced_at = None       # RTC seconds (UTC) of the last NTP sync (the web status)
         self._next = 0              # server to ask next
         self._confirming = False    # the last answer waits for a second one
         self._due = timeutil.Deadline(0, self._ticks)   # when to query next (may be days away)
@@ -222,6 +223,7 @@ class TimeSync:
             self._warn("time: %s", self.last_error)
             return False
         self._rtc.set(secs)
+        self.synced_at = secs
         first = not self.synced
         self.synced = True
         self.source = "ntp"

@@ -44,6 +44,7 @@ def app(tmp_path, changes=None, raw_config=None, wait_url=True, **opts):
         cfg_file.write_text(json.dumps(config(changes), indent=1))
     opts.setdefault("echo", False)
     opts.setdefault("rtsp_port", free_port())
+    opts.setdefault("http_port", free_port())
     opts.setdefault("ntp_port", 1)             # nothing answers there unless a test says so
     board = Board(Options(config=cfg_file, workdir=tmp_path / "run", **opts))
     board.start()

@@ -66,6 +66,8 @@ class RtspServer:
         self.udp_burst = udp_burst
         self.sr_ms = sr_ms
         self.on_event = None
+        self.guest = None           # a second server sharing this loop (lib/webd): see watch()
+        self.frame_max = frame_max
         self.get_param = None       # fn(key) -> str or None: GET_PARAMETER values (debug hook)
         self.playing = 0
         self._log = log
@@ -220,7 +222,7 @@ class RtspServer:
                 time.sleep_ms(timeout_ms)
             return
         t0 = time.ticks_ms()
-        wanted = self.wants_frame()
+        wanted = self._wanted()
         while True:
             if self._udp_busy:
                 self._pump_udp()
@@ -235,8 +237,48 @@ class RtspServer:
             self._housekeep()
             if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
                 return
-            if not wanted and self.wants_frame():
+            if not wanted and self._wanted():
                 return
+
+    def _wanted(self):
+        g = self.guest
+        return self.wants_frame() or (g is not None and g.wants_frame())
+
+    # -- a guest server in this loop (lib/webd, HTTP) ----------------------------------------
+    # The camera has one loop: a second server registers its sockets in this poller instead
+    # of waiting in a select.poll() of its own. Its object (self.guest) provides
+    # on_poll(sock, flags) for their events, wants_frame() (poll() returns early for it too)
+    # and viewers (counted against max_clients). stop() and start() drop its sockets: it
+    # registers them again after each start().
+    def watch(self, sock, mask):
+        """Poll a guest socket for `mask` (register it, or change its mask). False when
+        this server is not listening (no poller)."""
+        if self._poller is None:
+            return False
+        if sock in self._by_sock:
+            self._poller.modify(sock, mask)
+            return True
+        self._poller.register(sock, mask)
+        self._by_sock[sock] = self.guest
+        if len(self._by_sock) + 1 > len(self._ev_obj):    # room for every event of a pass
+            self._ev_obj.append(None)
+            self._ev_fl.append(0)
+        return True
+
+    def unwatch(self, sock):
+        if self._by_sock.pop(sock, None) is not None and self._poller is not None:
+            try:
+                self._poller.unregister(sock)
+            except (OSError, ValueError, KeyError):
+                pass
+
+    def sessions_in_use(self):
+        """RTSP sessions set up or playing (the guest counts them against max_clients)."""
+        n = 0
+        for s in self._sessions:
+            if s.id is not None:
+                n += 1
+        return n
 
     # -- event loop -----------------------------------------------------------------------
     def _collect(self, wait):
@@ -264,8 +306,10 @@ class RtspServer:
                 continue
             if isinstance(h, Conn):
                 self._conn_event(h, fl)
-            else:
+            elif isinstance(h, Session):
                 self._udp_event(h, obj)
+            else:
+                self._guest_event(h, obj, fl)
 
     def _conn_event(self, c, fl):
         try:
@@ -291,6 +335,12 @@ class RtspServer:
             if c.closing and not c.out_len and not c.pend_len and c.linger_t == -1:
                 c.linger_t = time.ticks_ms()
             self._update(c)
+
+    def _guest_event(self, g, sk, fl):
+        try:
+            g.on_poll(sk, fl)
+        except Exception as e:      # the guest's bug must not take RTSP down
+            self._note("guest on_poll failed: %r" % e, True)
 
     def _udp_event(self, s, sk):
         try:
@@ -412,6 +462,9 @@ class RtspServer:
         return None
 
     def _new_session(self, conn, lower, ports):
+        g = self.guest
+        if g is not None and self.sessions_in_use() + g.viewers >= self.max_clients:
+            return None, 503            # HTTP viewers take their share of max_clients
         for s in self._sessions:
             if s.id is None:
                 break

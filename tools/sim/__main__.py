@@ -1,6 +1,7 @@
 """python -m tools.sim: run the camera application on an emulated OpenMV Cam RT1062.
 
-Prints the stream URL on a line beginning rtsp://, the app's console, and every board event
+Prints the stream URL on a line beginning rtsp://, the web page's on a line beginning
+http://, the app's console, and every board event
 on a line of its own (resets and their cause, deep sleep, watchdog, storage and WiFi faults);
 the LED as the pattern it shows, once per change (--trace: every switching). Once the camera
 is ready, a short banner repeats the URL. Ctrl-C stops it.
@@ -22,6 +23,9 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=8554,
                    help="host TCP port that serves the camera's RTSP port (default 8554)")
+    p.add_argument("--http-port", type=int, default=8080,
+                   help="host TCP port that serves the camera's web page (its port 80; "
+                   "default 8080)")
     p.add_argument("--config", type=Path, help="config.json to put on the drives "
                    "(default: the app's own config.json)")
     p.add_argument("--firmware", choices=firmware_names(), default="5.0", metavar="VERSION",
@@ -97,10 +101,18 @@ def stream_url(line, port):
     return "rtsp://%s127.0.0.1:%d%s" % (cred, port, m.group(1))
 
 
+def page_url(line, port):
+    """The host URL of the web page for the app's 'Web page:' console line, or None (it
+    asks for the same user and password as the stream)."""
+    m = re.search(r"Web page: http://[^\s/]+(/\S*)", line)
+    return "http://127.0.0.1:%d%s" % (port, m.group(1)) if m else None
+
+
 def main(argv=None):
     a = parse_args(argv)
     opt = Options(firmware=a.firmware, config=a.config, sd_image=a.sd_image, sd_fault=a.sd_fault,
-                  wifi_fault=a.wifi_fault, rtsp_port=a.port, ntp_port=a.ntp_port,
+                  wifi_fault=a.wifi_fault, rtsp_port=a.port, http_port=a.http_port,
+                  ntp_port=a.ntp_port,
                   time_scale=a.time_scale, fps=a.fps, source=a.source, rtc=a.rtc,
                   workdir=a.workdir, serial=a.serial, ticks_start_ms=a.ticks_start_ms,
                   native_fault=a.native_fault, net_model=a.net_model == "on",
@@ -122,7 +134,7 @@ def main(argv=None):
                 lines = board.console[seen:]
                 seen = len(board.console)
             for line in lines:
-                url = stream_url(line, a.port)
+                url = stream_url(line, a.port) or page_url(line, a.http_port)
                 if url:
                     console.add_url(url)
             console.tick()

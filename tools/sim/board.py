@@ -63,6 +63,8 @@ class Options:
     wifi_fault: str = "none"
     rtsp_port: int = 8554          # host port that serves the camera's RTSP port (554)
     camera_rtsp_port: int = 554
+    http_port: int = 8080          # host port that serves the camera's web port (80)
+    camera_http_port: int = 80
     ntp_port: int = None           # None: the camera's port 123
     time_scale: float = 1.0        # deep-sleep seconds last time_scale real seconds
     fps: float = 30.0
@@ -387,7 +389,8 @@ class Board:
         self.emit("boot", "#%d, firmware %s%s%s, reset cause %s" % (
             self.boots, "%d.%d.%d" % self.firmware, ticks, reads, CAUSE_NAMES[cause]))
         env = {"SIM_BUS": "127.0.0.1:%d" % self.bus.port,
-               "SIM_PORT_MAP": "%d=%d" % (self.opt.camera_rtsp_port, self.opt.rtsp_port)}
+               "SIM_PORT_MAP": "%d=%d,%d=%d" % (self.opt.camera_rtsp_port, self.opt.rtsp_port,
+                                                self.opt.camera_http_port, self.opt.http_port)}
         if self.opt.ntp_port:
             env["SIM_NTP_PORT"] = str(self.opt.ntp_port)
         env["SIM_LWIP"] = self.lwip_spec()

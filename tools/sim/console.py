@@ -265,7 +265,7 @@ class Console:
         self.banner_shown = True
         width = max(len(u) for u in self.urls) + 4
         self.out("=" * width)
-        self.out("  camera ready. Watch it with a player (VLC, ffplay) at:")
+        self.out("  camera ready. Watch it with a player (VLC, ffplay) or a browser at:")
         for u in self.urls:
             self.out("  " + u)
         self.out("=" * width)
