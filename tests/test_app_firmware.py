@@ -171,3 +171,27 @@ def test_streaming_timers_and_ntp_carry_on_across_the_tick_wrap(tmp_path):
     stills = [s for s in storage.list_dir(b.sd_image, "/stills", recursive=True)
               if s.endswith(".jpg")]
     assert 6 <= len(stills) <= 10, stills                 # every 2 s, before and after
+
+
+@pytest.mark.long
+def test_safe_mode_retry_comes_across_the_tick_wrap(tmp_path, good_ntp):
+    # Two crashes in a row (a capture that raises what no firmware should) bring safe mode;
+    # the counter (restarted by each reset) wraps about half-way through the one-minute
+    # wait, and the retry still comes on time.
+    changes = {"recovery": {"safe_mode_after": 2, "backoff_s": 1, "backoff_max_s": 1,
+                            "safe_mode_retry_min": 1},
+               "stills": {"interval_s": 1}}                  # captures with nobody watching
+    with appkit.app(tmp_path, changes, firmware="5.0", ntp_port=good_ntp.port,
+                    ticks_start_ms=TICKS_PERIOD - 36000) as (b, url):
+        b.camera.inject_capture_errors(2, "bus fault", error="value")
+        b.wait_console("SAFE MODE", timeout=30)
+        t_safe = time.monotonic()
+        third = b.events[_wait_boot(b, 3, timeout=1)][2]
+        assert "ticks_ms %d" % (TICKS_PERIOD - 36000) in third, third
+        n = len(b.console)
+        _wait_boot(b, 4, timeout=90)
+        waited = time.monotonic() - t_safe
+        url = appkit.stream_url(b, start=n)
+        assert len(appkit.decode_frames(url, 2)) == 2            # the retry streams
+    assert 58 <= waited <= 75, waited
+    assert "bus fault" in storage.read_file(b.sd_image, "crash.txt").decode()
