@@ -66,8 +66,9 @@ class App:
         gc.collect()
         free = gc.mem_free()
         h = self.cfg["http"]
-        if free < MIN_FREE + (h["frame_slots"] * SLOT_BYTES if h["enabled"] else 0):
-            self._cannot_stream(free)               # does not return
+        need = MIN_FREE + (h["frame_slots"] * SLOT_BYTES if h["enabled"] else 0)
+        if free < need:
+            self._cannot_stream(free, need)         # does not return
         if self.guard.begin(slept=self.power.marker_found):
             self.guard.safe_loop(self.led)          # does not return
         self.wdt.start()
@@ -76,10 +77,10 @@ class App:
     def _serve(self):
         Camera(self).run()
 
-    def _cannot_stream(self, free):
+    def _cannot_stream(self, free, need):
         self.log.error("not streaming: firmware %s leaves the app %d KB of RAM and streaming "
                        "needs about %d KB: update the firmware (4.5.6 and later have 8 MB)",
-                       self.decision.get("fw"), free // 1024, MIN_FREE // 1024)
+                       self.decision.get("fw"), free // 1024, need // 1024)
         applog.flush()
         self.led.set_state(status_led.SAFE_MODE)
         while True:

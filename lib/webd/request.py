@@ -152,12 +152,13 @@ def unquote(s, plus=False):
         else:
             out.extend(c.encode())
             i += 1
-    if 0 in out:
-        raise HttpError(400)
     try:
-        return bytes(out).decode()
+        s = bytes(out).decode()
     except Exception:
         raise HttpError(400)
+    if "\x00" in s:
+        raise HttpError(400)
+    return s
 
 
 def parse_range(value, size):
@@ -181,11 +182,11 @@ def parse_range(value, size):
             raise HttpError(416)
         return (max(size - n, 0), size - 1) if size else None
     first = int(a)
+    if first >= size:
+        raise HttpError(416)
     last = int(b) if b else size - 1
     if last < first:
         return None
-    if first >= size:
-        raise HttpError(416)
     return first, min(last, size - 1)
 
 

@@ -222,14 +222,17 @@ class WebServer:
         self.loop.watch(sock, _POLLIN)
 
     def _free_conn(self):
-        """A free pool entry; when all are taken, the one waiting longest for its request
-        head with nothing received makes room (idle pre-connections cannot lock us out)."""
+        """A free pool entry; when all are taken, one lingering after its answer, else the
+        one waiting longest for its request head with nothing received, makes room (idle
+        pre-connections and bursts of bad requests cannot lock us out)."""
         oldest = None
         for c in self._conns:
             if c.sock is None:
                 return c
-            if c.state == C.READ and c.rxn == 0 and (
-                    oldest is None or time.ticks_diff(c.t0, oldest.t0) < 0):
+            if c.state == C.LINGER and (oldest is None or oldest.state != C.LINGER):
+                oldest = c
+            elif (c.state == C.READ and c.rxn == 0 and (oldest is None or oldest.state != C.LINGER)
+                  and (oldest is None or time.ticks_diff(c.t0, oldest.t0) < 0)):
                 oldest = c
         if oldest is not None:
             self._close(oldest, "making room")
