@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests and the emulator use, if they are missing:
 #   ffmpeg (ffmpeg/ffprobe CLI), GStreamer (gst-launch-1.0 with rtspsrc/rtpjpegdepay/jpegdec),
 #   dosfstools + mtools (FAT images), chrony (a real NTP server for the time tests),
-#   qemu-system-arm (the Cortex-M7 tool in ../shared/tools/cortex-m7 runs the firmware tests on it).
+#   qemu-system-arm (the Cortex-M7 tool in ../shared/tools/cortex-m7 runs the firmware tests on it),
+#   chromium (headless, driven over its DevTools pipe: the web page tests) and curl.
 # Needs root (or sudo) only when something is missing.
 set -u
 need=()
@@ -13,6 +14,8 @@ command -v mkfs.fat >/dev/null || [ -x /usr/sbin/mkfs.fat ] || [ -x /sbin/mkfs.f
 command -v mcopy         >/dev/null || need+=(mtools)
 command -v chronyd >/dev/null || [ -x /usr/sbin/chronyd ] || need+=(chrony)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+[ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null || need+=(chromium)
+command -v curl >/dev/null || need+=(curl)
 # Debian's own Python needs python3-venv for `python3 -m venv`
 "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
