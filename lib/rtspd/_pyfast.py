@@ -1,8 +1,10 @@
 # Plain-Python versions of rtspd._viper: same contract, same bytes out. Used where native code
 # is unavailable or not trusted (rtspd.nativeguard), so the frame path allocates nothing per
 # packet here either and copies with C loops only:
-#  - the frame is staged once in a stream (io.BytesIO, allocated once): stream.write(buf, off,
-#    n) copies without slicing;
+#  - the frame is staged in a stream (io.BytesIO, allocated once): stream.write(buf, off, n)
+#    copies without slicing. A stage smaller than the frame (reserve(): the camera's 280 KB
+#    heap on firmware 4.5.0-4.5.5 has no room for a frame-sized one) holds a window of it
+#    and is refilled as the packets move on: every byte is still copied once into it;
 #  - each packet's payload comes out with stream.readinto(window, n), into memoryview windows
 #    over the slot made once per slot: a slice assignment allocates a slice object on the
 #    firmware's MicroPython 1.25 and older (py/vm.c MP_BC_BUILD_SLICE), and one into a
@@ -21,34 +23,59 @@ _F1 = ">HHHHIIIHHHH"        # ... and the restart header: DRI, F=1 L=1 count=0x3
 _LAST = 0x809A              # V=2, M=1, PT=26
 _MORE = 0x801A              # V=2, M=0, PT=26
 
-_io = None                  # the stage: a stream holding the frame being sent
+_io = None                  # the stage: a stream holding (a window of) the frame being sent
 _cap = 0
 _src = None                 # the buffer staged (only between stage() and unstage())
+_len = 0                    # its length
+_lo = 0                     # _src[_lo:_hi] is in the stage, from stage position 0
+_hi = 0
 _scratch = {}               # length -> bytearray, for same()
 
 
-def reserve(n):
-    """Make the stage hold n bytes (allocated once, not per frame)."""
+def reserve(n, exact=False):
+    """Make the stage hold n bytes (allocated once, not per frame): at least n, or exactly n.
+    A stage smaller than the frames works too, refilled window by window (at least 4 KB: one
+    packet's payload or a table, aligned)."""
     global _io, _cap
-    if n > _cap:
+    n = max(n, 4096)
+    if n > _cap or (exact and n != _cap):
         _io = None          # let the old stage go before the new one is allocated
         _io = io.BytesIO(n)
         _cap = n
 
 
 def stage(buf, n):
-    """Copy buf[:n] into the stage: same() and layout() then read from it. False when there
-    is not enough memory for a stage that large."""
-    global _src
+    """Stage buf[:n] (or its start when the stage is smaller): same() and layout() then read
+    from it. False when there is not enough memory for a stage."""
+    global _src, _len
     _src = None
-    try:
-        reserve(n)
-    except MemoryError:
-        return False
-    _io.seek(0)
-    _io.write(buf, 0, n)
+    if not _cap:
+        try:
+            reserve(n)
+        except MemoryError:
+            return False
     _src = buf
+    _len = n
+    _fill(0)
     return True
+
+
+def _fill(lo):
+    # stage _src[lo:lo + _cap]; lo is a multiple of 4, so a stage position keeps the source
+    # offset's alignment (the word-aligned C copies of payloads() rely on it)
+    global _lo, _hi
+    hi = min(lo + _cap, _len)
+    _io.seek(0)
+    _io.write(_src, lo, hi - lo)
+    _lo = lo
+    _hi = hi
+
+
+def _at(i, n):
+    # put the stage at source offset i, with _src[i:i + n] staged (n <= _cap - 3)
+    if i < _lo or i + n > _hi:
+        _fill(i & ~3)
+    _io.seek(i - _lo)
 
 
 def unstage():
@@ -67,7 +94,7 @@ def same(b, i, ref):
         s = _scratch.get(n)
         if s is None:
             s = _scratch[n] = bytearray(n)      # once per table length
-        _io.seek(i)
+        _at(i, n)
         return 1 if _io.readinto(s) == n and s == ref else 0
     return 1 if bytes(memoryview(b)[i:i + n]) == ref else 0
 
@@ -135,7 +162,7 @@ def payloads(sl, jpeg, p):
     for k in range(npk):
         if n > total - pos:
             n = total - pos
-        st.seek(src + pos - e)
+        _at(src + pos - e, n + e)
         st.readinto(wins[k], n + e)
         pos += n
         n = c
@@ -162,9 +189,9 @@ def layout(sl, jpeg, p, tq):
     dri = p[4]
     q = (base + rlen) << 1  # the table windows of packet 0 (see _windows)
     _pack(">I", buf, base + 24 + rlen, 128)
-    st.seek(p[13])
+    _at(p[13], 64)
     st.readinto(sl.qwins[q], 64)
-    st.seek(p[14])
+    _at(p[14], 64)
     st.readinto(sl.qwins[q + 1], 64)
     pos = 0
     h = base

@@ -38,7 +38,7 @@ class RtspServer:
                  password=None, realm="OpenMV RT1062", session_timeout=60, width=1280,
                  height=720, fps=30, log=None, expire_ms=None, idle_ms=20000, stall_ms=5000,
                  lag_ms=1000, rtp_port=6970, frame_max=262144, slots=2, udp_burst=16,
-                 max_conns=None, sr_ms=5000, nonce_ms=300000):
+                 max_conns=None, sr_ms=5000, nonce_ms=300000, buffers=None, stage=None):
         """RTSP server for one MJPEG stream. Beyond the main settings (see the README):
         expire_ms   session expiry after the last request/RTCP (default session_timeout + 5 s)
         idle_ms     a connection without a session that completes no request is closed
@@ -47,6 +47,10 @@ class RtspServer:
         rtp_port    first UDP server_port (pairs rtp_port, rtp_port + 1, ... per session)
         frame_max   largest JPEG (bytes) that fits a frame slot; `slots` slots are allocated
         udp_burst   UDP packets per viewer per pass (pacing: the WiFi driver has few buffers)
+        buffers     the slots' memory, from the caller (each >= rtspd.slot_bytes(frame_max)
+                    bytes, e.g. frame buffers outside the GC heap); default: `slots` bytearrays
+        stage       bytes of the staging copy of a JPEG (default: frame_max + 4096; smaller
+                    ones, >= 4096, are refilled as the packets are cut)
         """
         if not path.startswith("/"):
             path = "/" + path
@@ -77,7 +81,7 @@ class RtspServer:
         nconn = max_conns or max_clients * 2 + 2
         self._conns = [Conn() for _ in range(nconn)]
         self._sessions = [Session() for _ in range(max_clients)]
-        self._stream = Stream(slots, frame_max)
+        self._stream = Stream(slots, frame_max, buffers, stage)
         self._p = array("i", [0] * 16)          # parameter block for rtspd.fast
         self._info = jpeg.JpegInfo()
         self._tq = bytearray(12)                # RTP timestamp + SSRC at 4..12

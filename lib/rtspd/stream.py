@@ -13,9 +13,15 @@ STRIDE = PKT + 4            # bytes per packet in a slot, '$' header included
 GEN_MASK = 0x3FFFFFF        # frame numbers stay small ints on a 32-bit camera
 
 
+def slot_bytes(frame_max):
+    """Bytes one slot needs for JPEGs up to frame_max bytes: every packet carries 28 bytes of
+    headers, the first 132 more."""
+    return frame_max + (frame_max // (PKT - 28) + 2) * 32 + 164
+
+
 class Slot:
-    def __init__(self, cap):
-        self.buf = bytearray(cap)
+    def __init__(self, buf):
+        self.buf = bytearray(buf) if isinstance(buf, int) else buf     # bytes, or a buffer
         self.wins = None        # memoryview windows of the plain-Python packetizer (_pyfast)
         self.qwins = None
         self.gen = -1           # frame number held (-1: nothing valid)
@@ -30,11 +36,23 @@ class Slot:
 
 
 class Stream:
-    def __init__(self, nslots, frame_max):
-        # worst case: every packet carries 28 bytes of headers, the first 132 more
-        cap = frame_max + (frame_max // (PKT - 28) + 2) * 32 + 164
-        self.slots = [Slot(cap) for _ in range(nslots)]
-        fast.reserve(frame_max + 4096)  # the Python path stages each JPEG (header + scan)
+    def __init__(self, nslots, frame_max, buffers=None, stage=None):
+        """`buffers`: the slots' memory from the caller (one writable buffer of at least
+        slot_bytes(frame_max) per slot, e.g. frame-buffer memory outside the GC heap), else
+        `nslots` bytearrays. `stage`: bytes of the staging copy (default: a whole JPEG;
+        smaller ones are refilled as the packets go, see rtspd._pyfast)."""
+        cap = slot_bytes(frame_max)
+        if buffers:
+            for b in buffers:
+                if len(b) < cap:
+                    raise ValueError("frame slot smaller than slot_bytes(frame_max)")
+            self.slots = [Slot(b) for b in buffers]
+        else:
+            self.slots = [Slot(cap) for _ in range(nslots)]
+        if stage:
+            fast.reserve(stage, True)
+        else:
+            fast.reserve(frame_max + 4096)      # header + scan: the whole JPEG
         self.cap = cap
         self.newest = -1
         self.gen = 0

@@ -56,7 +56,7 @@ def _streams(native, cap):
     try:
         data, _ = T.make(scan=T.scan_bytes(30000, seed=3), dri=16, y=0x22,
                          extra=T.seg(0xE1, b"abc"))    # scan offset not a multiple of 4
-        rig = T.Rig(data, tcp=2, udp=1, cap=cap, keep=True)
+        rig = T.Rig(data, tcp=2, udp=1, cap=cap, keep=True, frame_max=40000)  # the tool's heap is 3.2 MB
         for _ in range(3):
             rig.frame()
         return ([b"".join(c.sock.got) for c in rig.tcp],

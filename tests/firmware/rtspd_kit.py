@@ -106,10 +106,11 @@ class Rig:
     TCP-interleaved and `udp` UDP viewers on stub sockets. frame() sends one JPEG and has
     every viewer write all of it."""
 
-    def __init__(self, data, tcp=1, udp=0, cap=0, keep=False, frame_max=200000):
+    def __init__(self, data, tcp=1, udp=0, cap=0, keep=False, frame_max=200000, **kw):
         from rtspd.server import RtspServer
         from rtspd.clock import RtpClock
-        self.srv = srv = RtspServer(auth="none", frame_max=frame_max, slots=2, max_clients=8)
+        self.srv = srv = RtspServer(auth="none", frame_max=frame_max, slots=2, max_clients=8,
+                                    **kw)     # kw: buffers=, stage= (the lean mode)
         srv._poller = StubPoller()
         srv._rtp = RtpClock(0xF1223344, 0)    # above 2**30: a heap integer on the camera
         srv._stream.seq = 65000                 # not random: runs can be compared byte for byte
