@@ -32,6 +32,11 @@ def test_mjpeg_viewer_keeps_it_awake_sleep_after_the_grace_and_auth_none_opens_a
         time.sleep(2 * GRACE_S)
         assert not any(k == "sleep" for _, k, _ in b.events)
         assert mj.frames > 2 * GRACE_S * 20 and mj.error is None
+        # ...and the LED says streaming: steady green from a moment after it started
+        tl = appkit.led_timeline(b)
+        lit = [c for t_, c in tl if t_ <= t_first + 0.5][-1:] + [
+            c for t_, c in tl if t_first + 0.5 < t_ <= t_first + 2 * GRACE_S]
+        assert lit and all(c == {"green"} for c in lit), lit
 
         # an RTSP viewer joins: both get frames
         stop = threading.Event()
