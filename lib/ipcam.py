@@ -118,6 +118,7 @@ class Camera:
         self._sd = None
         self._card_t = time.ticks_ms()
         self._frames = 0
+        self._rate = [0, time.ticks_ms(), None]   # frames, since, last rate (/status.json)
         self._health_t = time.ticks_ms()
         self._health_ms = cfg["logging"]["health_s"] * 1000
         self._bad_frame_logged = False
@@ -254,6 +255,7 @@ class Camera:
             self.web.send_frame(buf, n, t)
         self.stills.offer(buf, n)
         self._frames += 1
+        self._rate[0] += 1
 
     def _tick(self):
         now = time.ticks_ms()
@@ -310,12 +312,16 @@ class Camera:
     def _status(self):
         """/status.json (webd adds uptime, free heap and its own counters)."""
         st = self.app.store
-        secs = time.ticks_diff(time.ticks_ms(), self._health_t) / 1000
+        r = self._rate                  # frames per second since the last status (>= 1 s)
+        ms = time.ticks_diff(time.ticks_ms(), r[1])
+        if ms >= 1000 or r[2] is None:
+            r[2] = round(r[0] * 1000 / ms, 1) if ms > 0 else 0.0
+            r[0], r[1] = 0, time.ticks_add(r[1], ms)
         sync = self.time.synced_at
         t = timeutil.gmtime(sync) if sync is not None else None
         return {
             "version": VERSION, "firmware": self.app.decision.get("fw"),
-            "fps": round(self._frames / secs, 1) if secs > 0.5 else None,
+            "fps": r[2],
             "viewers": {"rtsp": self.server.playing},
             "storage": {"drive": "sd" if st.on_card else ("flash" if st.root else "none"),
                         "state": st.state, "free": st.free()},
