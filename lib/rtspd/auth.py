@@ -89,9 +89,10 @@ class Auth:
                      % (self.realm, conn.nonce, ", stale=TRUE" if stale else ""))
         return lines
 
-    def check(self, conn, method, value):
+    def check(self, conn, method, value, uri=None):
         """Check an Authorization header value: 'ok', 'stale' (retry with a new nonce),
-        'missing' or 'bad' (wrong credentials)."""
+        'missing' or 'bad' (wrong credentials). uri: the request's target, which a Digest
+        answer must name (HTTP, where one nonce serves many requests); None: not checked."""
         if self.mode == "none":
             return "ok"
         if not value:
@@ -105,7 +106,10 @@ class Auth:
         if scheme == "basic":
             return self._basic(rest.strip()) if self.mode == "basic" else "bad"
         if scheme == "digest":
-            return self._digest(conn, method, parse_params(rest))
+            p = parse_params(rest)
+            if uri is not None and p.get("uri") != uri:
+                return "bad"
+            return self._digest(conn, method, p)
         return "bad"
 
     def _basic(self, b64):
