@@ -27,6 +27,17 @@ def _clip(br):
     return {"x": r["x"], "y": r["y"], "width": r["width"], "height": r["height"]}
 
 
+def _wait_msg(br, prefix, timeout):
+    """The page's message line once it starts with prefix (AssertionError with the last one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = br.eval("document.getElementById('msg').textContent")
+        if msg.startswith(prefix):
+            return msg
+        assert time.monotonic() < deadline, "page says %r, not %r..." % (msg, prefix)
+        time.sleep(0.2)
+
+
 @pytest.mark.long
 def test_page_live_view_still_download_and_rtsp_beside_it(tmp_path):
     shots = []
@@ -54,8 +65,7 @@ def test_page_live_view_still_download_and_rtsp_beside_it(tmp_path):
             # the still button: a still is saved and shows at the top of the list
             before = br.eval("document.querySelectorAll('#list li').length")
             br.eval("document.getElementById('still').click()")
-            msg = br.wait_js("(m => m.startsWith('still saved') && m)"
-                             "(document.getElementById('msg').textContent)", timeout=20)
+            msg = _wait_msg(br, "still saved", 40)
             name = msg.split(": ", 1)[1]
             assert br.eval("document.querySelectorAll('#list li').length") == before + 1
             assert br.eval("document.querySelector('#list li a').textContent") == name

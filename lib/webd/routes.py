@@ -66,7 +66,7 @@ def handle(srv, c, req):
     if allowed is None and path.startswith("/stills/"):
         allowed = _STILL
     if srv.auth.mode != "none":
-        r = srv.auth.check(srv.nonce, req.method, req.get("authorization"))
+        r = srv.auth.check(srv.nonce, req.method, req.get("authorization"), req.target)
         if r != "ok":
             if r == "bad":
                 srv.emit("auth_failed", c.ip)

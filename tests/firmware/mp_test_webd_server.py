@@ -43,6 +43,9 @@ def test_every_url_needs_the_password_with_digest():
     wrong = K.digest(chal, "GET", "/nothing", password="not-the-one")
     st, _, _, _ = K.ask(srv, "GET /nothing HTTP/1.1\r\nAuthorization: %s\r\n\r\n" % wrong)
     assert st == 401 and ("auth_failed", "10.0.0.2") in srv.events
+    # an answer made for another URL does not open this one (the nonce serves many requests)
+    st, _, _, _ = K.ask(srv, "GET /stills/ HTTP/1.1\r\nAuthorization: %s\r\n\r\n" % good)
+    assert st == 401
     basic = "Basic YWRtaW46c2VjcmV0LXB3MQ=="            # admin:secret-pw1
     st, _, _, _ = K.ask(srv, "GET /x HTTP/1.1\r\nAuthorization: %s\r\n\r\n" % basic)
     assert st == 401                                    # Basic only when enabled
