@@ -286,6 +286,30 @@ def test_closed_connection_still_delivers_what_was_queued():
         _close(v)
 
 
+def test_close_with_unread_input_resets_at_once():
+    # lwIP's tcp_close sends a reset, frees the PCB and drops what was queued when the
+    # viewer sent something the app never read
+    S = _setup()
+    c, v = _pair(S, rcvbuf=1)
+    try:
+        v.send(b"GET_PARAMETER * RTSP/1.0\r\n\r\n")
+        utime.sleep_ms(5)
+        c.setblocking(False)
+        c.write(bytearray(6400))
+        c.close()
+        st = _lwip.status()
+        assert st["tcp_pcbs"] == 0 and st["mem"] == 0, st
+        utime.sleep_ms(5)
+        try:
+            while v.recv(4096):
+                pass
+            raise AssertionError("the viewer saw a clean close")
+        except OSError as e:
+            assert e.errno == errno.ECONNRESET, e
+    finally:
+        _close(v)
+
+
 # ---- packet memory ------------------------------------------------------------------------
 def _stuck(S):
     """A connection whose viewer stopped reading: lwIP keeps its 6400 bytes, 8 full segments
@@ -359,6 +383,34 @@ def test_udp_sender_waits_for_the_radio():
         assert took >= least, "%d ms: the radio takes %d" % (took, least)
     finally:
         _close(u, r)
+
+
+def test_tcp_answer_gets_through_a_udp_stream():
+    # one radio for both: an RTSP answer queues behind the RTP packets, it is not starved
+    S = _setup()
+    c, v = _pair(S)
+    u = S(socket.AF_INET, socket.SOCK_DGRAM)
+    r = _u.socket(_u.AF_INET, _u.SOCK_DGRAM)
+    try:
+        r.bind(_u.getaddrinfo("127.0.0.1", 28796)[0][-1])
+        u.connect(("127.0.0.1", 28796))
+        v.setblocking(False)
+        pkt = bytearray(1400)
+        for _ in range(20):
+            u.write(pkt)                  # the radio's queue is full from here on
+        c.write(b"RTSP/1.0 200 OK\r\n\r\n")
+        t0 = utime.ticks_ms()
+        got = b""
+        while not got and _ms_since(t0) < 300:
+            u.write(pkt)
+            try:
+                got = v.recv(64)
+            except OSError:
+                pass
+        assert got.startswith(b"RTSP/1.0 200"), "no answer while UDP kept the radio busy"
+        assert _ms_since(t0) < 100, _ms_since(t0)
+    finally:
+        _close(u, r, c, v)
 
 
 def test_lost_frames_never_reach_the_viewer():

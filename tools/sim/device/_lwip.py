@@ -194,6 +194,14 @@ def _sleep_us(us):
         service()
 
 
+def _unread(s):
+    # has the viewer sent something the app has not read?
+    try:
+        return bool(s.recv(1, _u.MSG_PEEK | _u.MSG_DONTWAIT))
+    except OSError:
+        return False
+
+
 def _rst(s):
     # close with a reset, as tcp_abort does
     try:
@@ -323,11 +331,11 @@ class _Conn:
         return self.ln[i] >= TCP_MSS or self.queued >= TCP_SND_BUF or self.qlen >= TCP_SND_QUEUELEN
 
     def next_tx(self):
-        """When the first unsent segment may go on the radio, or -1."""
+        """When lwIP hands the first unsent segment to the radio (it queues behind what the
+        radio holds, UDP included), or -1."""
         if self.ns >= self.n or self.err or not self.may_send():
             return -1
-        r = self.rdy[(self.h + self.ns) % self.N]
-        return r if r > _busy else _busy
+        return self.rdy[(self.h + self.ns) % self.N]
 
     def send_one(self):
         i = (self.h + self.ns) % self.N
@@ -408,6 +416,7 @@ class _Listener:
         self.inner = inner
         self.slots = slots
         self.q = []
+        self.starved = False
         self.p = select.poll()
         self.p.register(inner, _POLLIN)
 
@@ -422,7 +431,11 @@ class _Listener:
             if _tcp_used >= MEMP_NUM_TCP_PCB:
                 # LWIP tcp_in.c tcp_listen_input: tcp_alloc fails, the SYN is dropped and the
                 # viewer retries; here it waits in the PC's queue until a PCB frees
+                if not self.starved:
+                    self.starved = True
+                    _say("incoming connection: no TCP PCB (%d in use): it waits" % _tcp_used)
                 return
+            self.starved = False
             try:
                 s, raw = self.inner.accept()
             except OSError:
@@ -539,8 +552,8 @@ def dns_wait(host, lookup):
         try:
             lookup(host, 53)
             answered = ok = True
-        except OSError as e:
-            answered = e.errno == -2                      # EAI_NONAME: the server said no
+        except OSError as e:                              # "[addrinfo error N]"
+            answered = "error -2]" in str(e)              # EAI_NONAME: the server said no
     if answered:
         _sleep_ms(rtt_us // 1000 or 1)
     else:
@@ -692,7 +705,12 @@ def model(base, addr_tuple):
             if self._closed or self._zombie:
                 return
             c = self._c
-            if c is not None and c.n and not c.err and not self._broken:
+            if c is not None and not c.err and not self._broken and _unread(self._s):
+                # LWIP tcp.c tcp_close_shutdown: input the app has not read -> a reset, and
+                # the PCB and everything queued are freed at once
+                c.drop(errno.ECONNRESET)
+                _rst(self._s)
+            elif c is not None and c.n and not c.err and not self._broken:
                 self._zombie = True            # lwIP still sends what is queued (tcp_close)
                 c.t_close = _now()
                 return
