@@ -14,7 +14,9 @@
 #
 # A frame is copied once, into the END of its slot: a slice assignment that ends at the end
 # of the memoryview has no tail to move (MicroPython's mp_seq_replace_slice_no_grow memmoves
-# everything after the slice), so the copy is one memcpy of the JPEG.
+# everything after the slice), so the copy is one memcpy of the JPEG. The camera's
+# img.bytearray() is exactly the JPEG (image_size() bytes: modules/py_image.c
+# py_image_bytearray @v4.8.1), so nothing is allocated; a longer buffer costs one memoryview.
 import time
 from array import array
 
