@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 	bash tools/setup_system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
-	rm -rf *.egg-info
+	$(VENV)/bin/pip install --quiet '.[test]'
+	rm -rf *.egg-info build/bdist.*        # pip's build leftovers: setup leaves no untracked files
+	rmdir build 2>/dev/null || true
 	touch $(STAMP)
 
 # the camera's network stack is modelled (--net-model on): the stream goes as fast as it would
