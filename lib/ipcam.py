@@ -23,10 +23,17 @@ import timeutil
 
 # rtspd preallocates two frame slots and a staging buffer of its frame_max (256 KB) each,
 # plus buffers per connection: about 900 KB still free when the camera starts. Firmware
-# 4.5.0-4.5.5 gives Python a single heap of about 280 KB (no SDRAM heap): there the camera
-# cannot stream, and says so instead of crashing into safe mode.
+# 4.5.0-4.5.5 gives Python a single heap of about 280 KB (no SDRAM heap): with less than that
+# free the camera streams in lean mode (lib/fbslots.py: rtspd's slots and connection buffers
+# in frame-buffer memory, a 16 KB staging copy, no web server); below LEAN_FREE it cannot
+# stream and says so instead of crashing into safe mode. Decided by size (gc.mem_free()),
+# never by version.
 MIN_FREE = 900 * 1024
+LEAN_FREE = 120 * 1024      # what the camera loop needs in lean mode (32-bit: see fbslots.py)
+LEAN_STAGE = 4096           # rtspd's staging copy in lean mode (refilled ~40 times a frame: a
+                            # seek and a write each; a small block is found in a fragmented heap)
 SLOT_BYTES = 256 * 1024     # one HTTP frame slot (webd.frames): rtspd's frame_max
+FRAME_MAX = SLOT_BYTES      # the largest JPEG rtspd takes (its default frame_max)
 VERSION = "0.1.0"           # the app's version (pyproject.toml's), shown by /status.json
 
 
@@ -67,8 +74,12 @@ class App:
         free = gc.mem_free()
         h = self.cfg["http"]
         need = MIN_FREE + (h["frame_slots"] * SLOT_BYTES if h["enabled"] else 0)
+        self.lean = None            # lean mode: an allocator of frame-buffer memory
         if free < need:
-            self._cannot_stream(free, need)         # does not return
+            if free >= LEAN_FREE:
+                self.lean = self._lean(free, need)
+            if self.lean is None:
+                self._cannot_stream(free, LEAN_FREE)    # does not return
         if self.guard.begin(slept=self.power.marker_found):
             self.guard.safe_loop(self.led)          # does not return
         self.wdt.start()
@@ -76,6 +87,30 @@ class App:
 
     def _serve(self):
         Camera(self).run()
+
+    def _lean(self, free, need):
+        try:
+            import fbslots
+            fb = fbslots.FbAlloc()
+            # the camera loop's modules are imported now and rtspd's staging copy allocated,
+            # while the heap is still in one piece (an import leaves garbage and holes: rtspd
+            # allocates ~40% more than it keeps); no machine code runs yet (rtspd.nativeguard)
+            gc.collect()
+            from rtspd import fast, nativeguard             # noqa: F401
+            gc.collect()
+            fast.reserve(LEAN_STAGE, True)
+            for name in ("capture", "still_images", "timesync", "wifi", "overlay"):
+                if name != "overlay" or self.cfg["camera"]["mode"] == "overlay":
+                    __import__(name)
+                    gc.collect()
+        except Exception as e:      # no sensor.alloc_extra_fb, or too little heap even so
+            self.log.error("lean mode impossible: %r", e)
+            return None
+        self.log.warning("lean mode: firmware %s leaves the app %d KB of RAM (%d KB for the "
+                         "normal mode): RTSP buffers in frame-buffer memory, web server off "
+                         "(4.5.6 and later have 8 MB)",
+                         self.decision.get("fw"), free // 1024, need // 1024)
+        return fb
 
     def _cannot_stream(self, free, need):
         self.log.error("not streaming: firmware %s leaves the app %d KB of RAM and streaming "
@@ -163,10 +198,13 @@ class Camera:
         from rtspd import RtspServer
         password, source = appconfig.ensure_password(cfg, self.app.store.root, self.app.store.flash,
                                                      self.log)
+        lean = self.app.lean        # lean mode: buffers in frame-buffer memory, a small stage
         self.server = RtspServer(port=r["port"], path=r["path"], max_clients=r["max_clients"],
                                  auth=r["auth"], user=r["user"], password=password,
                                  session_timeout=r["session_timeout_s"], width=self.cam.width,
-                                 height=self.cam.height, fps=self.cam.fps or 30, log=self.log)
+                                 height=self.cam.height, fps=self.cam.fps or 30, log=self.log,
+                                 frame_max=FRAME_MAX, alloc=lean,
+                                 stage=LEAN_STAGE if lean else None)
         self.server.on_event = self._on_event
         # a password the camera made up is shown on the console (the user has no other way
         # to learn it); one the user wrote into config.json is not repeated anywhere
@@ -179,6 +217,9 @@ class Camera:
         cfg = self.app.cfg
         h, r = cfg["http"], cfg["rtsp"]
         if not h["enabled"]:
+            return
+        if self.app.lean:           # its code and buffers do not fit beside rtspd's in the heap
+            self.log.warning("http: web server off in lean mode (too little RAM)")
             return
         if h["port"] == r["port"]:
             self.log.error("http: port %d is the RTSP port: web page off", h["port"])

@@ -3,7 +3,10 @@
 # Nonces are per connection and expire. Nothing here logs or returns the password.
 import binascii
 import hashlib
-import os
+try:
+    from os import urandom
+except ImportError:     # firmware 4.5.0-4.5.2 (MicroPython 1.20): no os.urandom; timing jitter
+    from entropy import random_bytes as urandom
 import time
 
 
@@ -75,7 +78,7 @@ class Auth:
         self._ha1 = _md5hex("%s:%s:%s" % (self.user, realm, self._pw)) if mode != "none" else ""
 
     def new_nonce(self, conn):
-        conn.nonce = binascii.hexlify(os.urandom(16)).decode()
+        conn.nonce = binascii.hexlify(urandom(16)).decode()
         conn.nonce_t = time.ticks_ms()
 
     def challenge(self, conn, stale=False):

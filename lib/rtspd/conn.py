@@ -13,10 +13,11 @@ OUT_RESERVE = 1536      # room needed before the next request is handled (larges
 
 
 class Conn:
-    def __init__(self):
-        self.rx = bytearray(RX_CAP)
-        self.out = bytearray(OUT_CAP)
-        self.pend = bytearray(STRIDE)   # rest of a packet cut short (see Stream.release)
+    def __init__(self, alloc=bytearray):
+        # alloc(n): n bytes from the app (RtspServer's alloc=: frame-buffer memory in lean mode)
+        self.rx = alloc(RX_CAP)
+        self.out = alloc(OUT_CAP)
+        self.pend = alloc(STRIDE)       # rest of a packet cut short (see Stream.release)
         self.reset()
 
     def reset(self):

@@ -72,6 +72,12 @@ def _try(fs, marker, log):
         return False
     try:
         ok = fast.probe()   # the first call of machine code: a fault here never returns
+    except MemoryError:     # its test buffers (a few KB) found no room: nothing was tried
+        fs.remove_quiet(marker)
+        fast.use(False)
+        log.warning("rtsp: too little free RAM for the native code self-test: plain-Python "
+                    "send path")
+        return False
     except Exception as e:
         log.error("rtsp: native code failed its self-test (%r): plain-Python send path", e)
         ok = False

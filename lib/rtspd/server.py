@@ -7,7 +7,10 @@
 # per event and the sockets are non-blocking, so a whole pass allocates nothing while frames
 # flow. The camera's capture loop (main.py) calls poll(timeout_ms) between frames.
 import time
-import os
+try:
+    from os import urandom
+except ImportError:     # firmware 4.5.0-4.5.2 (MicroPython 1.20): no os.urandom; timing jitter
+    from entropy import random_bytes as urandom
 import select
 import socket
 import struct
@@ -30,7 +33,7 @@ _HOUSEKEEP_MS = 200
 
 
 def _rand32():
-    return struct.unpack("<I", os.urandom(4))[0]
+    return struct.unpack("<I", urandom(4))[0]
 
 
 class RtspServer:
@@ -38,7 +41,7 @@ class RtspServer:
                  password=None, realm="OpenMV RT1062", session_timeout=60, width=1280,
                  height=720, fps=30, log=None, expire_ms=None, idle_ms=20000, stall_ms=5000,
                  lag_ms=1000, rtp_port=6970, frame_max=262144, slots=2, udp_burst=16,
-                 max_conns=None, sr_ms=5000, nonce_ms=300000, buffers=None, stage=None):
+                 max_conns=None, sr_ms=5000, nonce_ms=300000, alloc=None, stage=None):
         """RTSP server for one MJPEG stream. Beyond the main settings (see the README):
         expire_ms   session expiry after the last request/RTCP (default session_timeout + 5 s)
         idle_ms     a connection without a session that completes no request is closed
@@ -47,8 +50,9 @@ class RtspServer:
         rtp_port    first UDP server_port (pairs rtp_port, rtp_port + 1, ... per session)
         frame_max   largest JPEG (bytes) that fits a frame slot; `slots` slots are allocated
         udp_burst   UDP packets per viewer per pass (pacing: the WiFi driver has few buffers)
-        buffers     the slots' memory, from the caller (each >= rtspd.slot_bytes(frame_max)
-                    bytes, e.g. frame buffers outside the GC heap); default: `slots` bytearrays
+        alloc       alloc(n) -> a writable buffer of n bytes for the frame slots and the
+                    connections' buffers (e.g. frame-buffer memory outside the GC heap);
+                    default: bytearray
         stage       bytes of the staging copy of a JPEG (default: frame_max + 4096; smaller
                     ones, >= 4096, are refilled as the packets are cut)
         """
@@ -79,9 +83,9 @@ class RtspServer:
         if auth == "none":
             self._note("authentication is OFF: anyone on the network can watch", True)
         nconn = max_conns or max_clients * 2 + 2
-        self._conns = [Conn() for _ in range(nconn)]
+        self._conns = [Conn(alloc or bytearray) for _ in range(nconn)]
         self._sessions = [Session() for _ in range(max_clients)]
-        self._stream = Stream(slots, frame_max, buffers, stage)
+        self._stream = Stream(slots, frame_max, alloc, stage)
         self._p = array("i", [0] * 16)          # parameter block for rtspd.fast
         self._info = jpeg.JpegInfo()
         self._tq = bytearray(12)                # RTP timestamp + SSRC at 4..12

@@ -36,19 +36,16 @@ class Slot:
 
 
 class Stream:
-    def __init__(self, nslots, frame_max, buffers=None, stage=None):
-        """`buffers`: the slots' memory from the caller (one writable buffer of at least
-        slot_bytes(frame_max) per slot, e.g. frame-buffer memory outside the GC heap), else
-        `nslots` bytearrays. `stage`: bytes of the staging copy (default: a whole JPEG;
-        smaller ones are refilled as the packets go, see rtspd._pyfast)."""
+    def __init__(self, nslots, frame_max, alloc=None, stage=None):
+        """`alloc(n)`: the slots' memory from the caller (a writable buffer of n bytes, e.g.
+        frame-buffer memory outside the GC heap); default: bytearrays. `stage`: bytes of the
+        staging copy (default: a whole JPEG; smaller ones are refilled as the packets go,
+        see rtspd._pyfast)."""
         cap = slot_bytes(frame_max)
-        if buffers:
-            for b in buffers:
-                if len(b) < cap:
-                    raise ValueError("frame slot smaller than slot_bytes(frame_max)")
-            self.slots = [Slot(b) for b in buffers]
-        else:
-            self.slots = [Slot(cap) for _ in range(nslots)]
+        self.slots = [Slot(alloc(cap) if alloc else cap) for _ in range(nslots)]
+        for sl in self.slots:
+            if len(sl.buf) < cap:
+                raise ValueError("frame slot smaller than slot_bytes(frame_max)")
         if stage:
             fast.reserve(stage, True)
         else:

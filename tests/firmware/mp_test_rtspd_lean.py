@@ -1,5 +1,6 @@
-# rtspd's lean mode (firmware 4.5.0-4.5.5: one 280 KB GC heap): frame slots in memory the
-# caller provides (on the camera frame buffers outside the heap, sensor.alloc_extra_fb) and a
+# rtspd's lean mode (firmware 4.5.0-4.5.5: one 280 KB GC heap): frame slots and connection
+# buffers in memory the caller provides (alloc=; on the camera frame-buffer memory outside the
+# heap, sensor.alloc_extra_fb) and a
 # staging copy much smaller than a frame, refilled as the packets are cut. The bytes on the
 # wire are the same as with heap slots and a whole-frame stage, on both send paths, and
 # nothing is allocated per packet. Stub sockets: runs on the unix port and the Cortex-M7 tool.
@@ -17,10 +18,19 @@ def _ext(n):
     return memoryview(bytearray(n + 64))[32:32 + n]
 
 
+class _Alloc:
+    def __init__(self):
+        self.given = []
+
+    def __call__(self, n):
+        b = _ext(n)
+        self.given.append(b)
+        return b
+
+
 def _lean(data, native, cap=0, keep=False, tcp=2, udp=1):
-    n = slot_bytes(FRAME_MAX)
     return T.Rig(data, tcp=tcp, udp=udp, cap=cap, keep=keep, frame_max=FRAME_MAX,
-                 buffers=[_ext(n), _ext(n)], stage=4096)
+                 alloc=_Alloc(), stage=4096)
 
 
 def _run(native, lean, cap):
@@ -49,21 +59,27 @@ def test_caller_slots_and_a_small_stage_send_the_same_bytes():
         gc.collect()
 
 
-def test_slots_live_in_the_callers_memory():
+def test_slots_and_connection_buffers_live_in_the_callers_memory():
     data, _ = T.make(scan=T.scan_bytes(5000))
-    n = slot_bytes(FRAME_MAX)
-    bufs = [_ext(n), _ext(n)]
-    rig = T.Rig(data, frame_max=FRAME_MAX, buffers=bufs, stage=4096)
+    al = _Alloc()
+    rig = T.Rig(data, frame_max=FRAME_MAX, alloc=al, stage=4096)
     rig.frame()
     st = rig.srv._stream
-    assert st.slots[0].buf is bufs[0] and st.slots[1].buf is bufs[1]
+    given = al.given
+    for sl in st.slots:
+        assert any(sl.buf is g for g in given) and len(sl.buf) == slot_bytes(FRAME_MAX)
     sl = st.slots[st.newest]
     assert sl.buf[sl.base] == 0x24 and sl.size > 5000     # the packets are in the given buffer
+    for c in rig.srv._conns:
+        for b in (c.rx, c.out, c.pend):
+            assert any(b is g for g in given)
+    # the requests the viewers made were read into, and answered from, the given buffers
+    assert rig.tcp[0].session is not None
 
 
 def test_a_slot_too_small_for_frame_max_is_refused():
     try:
-        T.Rig(b"", frame_max=FRAME_MAX, buffers=[bytearray(FRAME_MAX), bytearray(FRAME_MAX)])
+        T.Rig(b"", frame_max=FRAME_MAX, alloc=lambda n: bytearray(min(n, FRAME_MAX)))
     except ValueError:
         return
     assert False, "a buffer smaller than slot_bytes(frame_max) was taken"

@@ -110,7 +110,7 @@ class Rig:
         from rtspd.server import RtspServer
         from rtspd.clock import RtpClock
         self.srv = srv = RtspServer(auth="none", frame_max=frame_max, slots=2, max_clients=8,
-                                    **kw)     # kw: buffers=, stage= (the lean mode)
+                                    **kw)     # kw: alloc=, stage= (the lean mode)
         srv._poller = StubPoller()
         srv._rtp = RtpClock(0xF1223344, 0)    # above 2**30: a heap integer on the camera
         srv._stream.seq = 65000                 # not random: runs can be compared byte for byte

@@ -30,6 +30,15 @@ HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap when the profile does not 
 # What the emulator's own modules take of the heap (they are C on the camera, Python here):
 # about 175 KB with every device module imported; the process gets this much on top.
 EMULATOR_HEAP = 192 * 1024
+# The app's own objects are larger here (64-bit unix port: 8-byte words, 16-byte GC blocks)
+# than on the camera (32-bit): the same imports plus the camera loop's servers in lean mode
+# (RtspServer with a 16 KB stage, WebServer without frame slots) hold 386,304 bytes on the
+# unix port and 316,576 on the Cortex-M7 tool (../shared/tools/cortex-m7, MicroPython's qemu
+# port): 1.22. Frame-sized bytearrays are the same size on both, so the factor applies only to
+# the first CODE_HEAP bytes of the heap, what code and objects fill; rounded down (1.2), so the
+# emulated app has less room than the camera's, never more.
+HEAP_FACTOR_32 = 1.2
+CODE_HEAP = 320 * 1024
 
 
 def firmware_names():
@@ -44,9 +53,11 @@ def fact(profile, name, default=None):
 
 def heap_bytes(profile):
     """The app's GC heap on this firmware: the sum of its regions (280 KB of DTCM alone up to
-    4.5.5, about 8.3 MB from 4.5.6), as one block here, plus what the emulator itself uses."""
+    4.5.5, about 8.3 MB from 4.5.6), as one block here, scaled for the 64-bit port's larger
+    objects (HEAP_FACTOR_32), plus what the emulator itself uses."""
     regions = fact(profile, "gc_heap_regions") or [["SDRAM", HEAP_BYTES]]
-    return sum(size for _, size in regions) + EMULATOR_HEAP
+    total = sum(size for _, size in regions)
+    return total + int(min(total, CODE_HEAP) * (HEAP_FACTOR_32 - 1)) + EMULATOR_HEAP
 
 
 @dataclass

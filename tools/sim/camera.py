@@ -16,6 +16,8 @@ little-endian):
   cam_snapshot   <IHHBB> pixformat, width, height, quality, blocking
                                 -> frame bytes (RGB565 / grayscale / JPEG); b"" when not
                                    blocking and no new frame is ready
+  cam_ready      <IHHBB> as cam_snapshot -> <B> 1 when a frame completed since the last
+                                one taken (sensor.get_frame_available), else 0
   cam_skip       <IHHBBxxii> as cam_snapshot, then frames, ms: let frames pass (-1 = no
                                 limit on that axis; both -1: 300 ms, like skip_frames())
   img_jpeg       <HHIBBI> w, h, pixformat, quality, subsampling, capacity, then (at HDR)
@@ -138,6 +140,7 @@ class CameraModel:
             "cam_shutdown": self._shutdown_op,
             "cam_snapshot": self._snapshot,
             "cam_skip": self._skip,
+            "cam_ready": self._ready,
             "img_jpeg": self._img_jpeg,
             "img_encode": self._img_encode,
         }
@@ -255,6 +258,14 @@ class CameraModel:
             fid, t, scene_t = got
             rgb = self._source.frame(w, h, fid, scene_t)
             return self._deliver(fid, t, fmt, rgb, quality)
+
+    def _ready(self, payload):
+        # tail != head on the camera: a frame is waiting (only once snapshot() started it)
+        with self._lock:
+            if self._shutdown or self._config is None:
+                return b"\x00"
+            k = int((time.monotonic() - self._t0) / (1.0 / self.fps))
+            return b"\x01" if k > self._k else b"\x00"
 
     def _deliver(self, fid, t, fmt, rgb, quality):
         h, w = rgb.shape[:2]

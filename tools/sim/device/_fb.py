@@ -7,6 +7,13 @@
 # bytes in front so it can go to the host as one bus request (to_jpeg).
 # Capture allocates nothing per frame here beyond the bus's own reply header: every buffer
 # has one Image object, reused each time the buffer comes round.
+# The other end of the pool is fb_alloc's stack, growing down: sensor.alloc_extra_fb() takes
+# its images from there (source: src/omv/alloc/fb_alloc.c fb_alloc, src/omv/imlib/
+# framebuffer.c framebuffer_raw_buffer_size @v4.5.2), so frame buffers laid out later get
+# only what is left between the start of the pool and that stack.
+# The pool is 6 MB on every firmware: smaller than the real one (OMV_FB_SIZE: 10 MB 4.5.0-4.5.2,
+# 20 MB 4.5.3-4.5.5, 13 MB 4.5.6-4.8.x; profile fact framebuffer_pool), so the app sees less
+# frame-buffer memory than on the camera, never more.
 import struct
 import _bus
 import image
@@ -38,8 +45,13 @@ E_PIXFORMAT = "Pixel format is not supported or is not set."
 E_ARG = "An invalid argument is used."
 E_OVERFLOW = "Frame buffer overflow, try reducing the frame size."
 
+E_FB_ALLOC = "Out of fast frame buffer stack memory"
+
 _pixformat = 0
 _framesize = 0
+_slot = 0            # bytes per frame buffer (with its _HDR)
+_top = FB_POOL_BYTES  # fb_alloc's stack pointer (offset in the pool): extra images below it
+_extra = []          # [offset before, Image] per alloc_extra_fb, newest last
 _quality = 90
 _images = []         # one Image per frame buffer
 _next = 0
@@ -138,16 +150,17 @@ def get_framebuffers():
 
 def _layout(n):
     # (Re)cut the pool: n buffers, or -1 = as many as fit up to three, or 0 = none yet.
-    global _images, _next
+    # The room is up to fb_alloc's stack (framebuffer.c framebuffer_raw_buffer_size @v4.5.2).
+    global _images, _next, _slot
     _images = []
     _next = 0
     if n == 0 or not _pixformat or not _framesize:
         return
     w, h = SIZES[_framesize]
-    slot = (image._HDR + w * h * 2 + 31) & ~31
+    slot = _slot = (image._HDR + w * h * 2 + 31) & ~31
     if n < 0:
-        n = min(3, FB_POOL_BYTES // slot)
-    if n < 1 or n * slot > FB_POOL_BYTES:
+        n = min(3, _top // slot)
+    if n < 1 or n * slot > _top:
         raise RuntimeError(E_OVERFLOW)
     fmt = GRAYSCALE if _pixformat == GRAYSCALE else RGB565
     for i in range(n):
@@ -190,3 +203,70 @@ def skip(frames=-1, ms=-1):
 
 def shutdown(on):
     _bus.call("cam_shutdown", b"\x01" if on else b"\x00")
+
+
+# -- fb_alloc: extra frame buffers (sensor.alloc_extra_fb / dealloc_extra_fb, all 4.x) --------
+
+def _size(w, h, fmt):
+    # imlib image_size(): bytes of the pixels (source: src/omv/imlib/imlib.c image_size @v4.5.2)
+    if fmt == GRAYSCALE:
+        return w * h
+    if fmt == RGB565:
+        return w * h * 2
+    raise NotImplementedError("emulator: alloc_extra_fb of this pixel format is not modelled")
+
+
+def alloc_extra_fb(w, h, fmt):
+    """An image whose pixels are in the frame-buffer pool, below fb_alloc's stack pointer,
+    zeroed; stays until dealloc_extra_fb() or a soft reset. bytearray() of it is a view of
+    that memory, outside the GC heap.
+    source: src/omv/modules/py_sensor.c py_sensor_alloc_extra_fb (PY_ASSERT_TRUE_MSG ->
+    OSError; fb_alloc_mark + fb_alloc0(image_size, FB_ALLOC_NO_HINT) + fb_alloc_mark_permanent)
+    and src/omv/alloc/fb_alloc.c fb_alloc (size rounded up to 4, a 4-byte size word below it,
+    MemoryError when it would reach the frame buffers' end) @v4.5.2"""
+    global _top
+    if w <= 0:
+        raise OSError("Width must be > 0")
+    if h <= 0:
+        raise OSError("Height must be > 0")
+    if fmt not in (GRAYSCALE, RGB565, JPEG, image.BINARY, image.BAYER, image.YUV422):
+        raise OSError("Invalid Pixel Format")
+    n = (_size(w, h, fmt) + 3) & ~3
+    # the mark (4 bytes), the size word (4), the pixels; our Image needs _HDR bytes in front
+    start = _top - 4 - 4 - n - image._HDR
+    start &= ~3
+    if start < len(_images) * _slot:
+        raise MemoryError(E_FB_ALLOC)
+    raw = _pool[start:_top - 8]
+    z = bytes(1024)                     # fb_alloc0 zeroes; no n-byte temporary in the heap
+    for i in range(image._HDR, image._HDR + n, 1024):
+        k = min(1024, image._HDR + n - i)
+        raw[i:i + k] = z[:k] if k < 1024 else z
+    img = image.Image(w, h, fmt, raw)
+    _extra.append([_top, img])
+    _top = start
+    return img
+
+
+def dealloc_extra_fb():
+    """Frees the newest extra frame buffer (fb_alloc_free_till_mark_past_mark_permanent: the
+    stack down to its mark); nothing to free: no error.
+    source: src/omv/modules/py_sensor.c py_sensor_dealloc_extra_fb @v4.5.2"""
+    global _top
+    if _extra:
+        _top = _extra.pop()[0]
+
+
+def frame_available():
+    """A frame has been captured and not yet taken by snapshot() (framebuffer->tail !=
+    framebuffer->head). source: src/omv/modules/py_sensor.c py_sensor_get_frame_available
+    @v4.5.2 (modules/py_csi.c @v4.7.0). Nothing captured yet (no snapshot since the sensor
+    was set up): False, as the camera only streams once snapshot() started it."""
+    if not _pixformat or not _framesize or not _images:
+        return False
+    w, h = SIZES[_framesize]
+    struct.pack_into("<IHHBB", _req, 0, _pixformat, w, h, _quality, 0)
+    return _bus.call_into("cam_ready", _req, _avail, 10) == 1 and _avail[0] == 1
+
+
+_avail = bytearray(1)

@@ -66,6 +66,18 @@ def snapshot():
     return _fb.snapshot(True)
 
 
+def get_frame_available():
+    return _fb.frame_available()
+
+
+def alloc_extra_fb(width, height, pixformat):
+    return _fb.alloc_extra_fb(width, height, pixformat)
+
+
+def dealloc_extra_fb():
+    _fb.dealloc_extra_fb()
+
+
 _profile.gate(globals(), "sensor")
 _fb.learn_sizes(globals())
 _profile.forget("sensor")
