@@ -34,6 +34,8 @@ LEAN_STAGE = 4096           # rtspd's staging copy in lean mode (refilled ~40 ti
                             # seek and a write each; a small block is found in a fragmented heap)
 SLOT_BYTES = 256 * 1024     # one HTTP frame slot (webd.frames): rtspd's frame_max
 FRAME_MAX = SLOT_BYTES      # the largest JPEG rtspd takes (its default frame_max)
+LINK_RATE = 600000          # bytes/s up the WiFi link (lwipopts_common.h: "TCP ... 600 k/s"):
+                            # rtspd hands lwIP no more (rtspd/budget.py)
 VERSION = "0.1.0"           # the app's version (pyproject.toml's), shown by /status.json
 
 
@@ -204,7 +206,7 @@ class Camera:
                                  session_timeout=r["session_timeout_s"], width=self.cam.width,
                                  height=self.cam.height, fps=self.cam.fps or 30, log=self.log,
                                  frame_max=FRAME_MAX, alloc=lean,
-                                 stage=LEAN_STAGE if lean else None)
+                                 stage=LEAN_STAGE if lean else None, link_rate=LINK_RATE)
         self.server.on_event = self._on_event
         # a password the camera made up is shown on the console (the user has no other way
         # to learn it); one the user wrote into config.json is not repeated anywhere

@@ -6,6 +6,7 @@ from rtspd.request import BadRequest, parse_head, content_length, MAX_LINE
 from rtspd.stream import STRIDE
 from rtspd import fast
 from rtspd.session import PLAYING
+from rtspd.budget import Writer
 
 RX_CAP = 4096           # request head + body, or one interleaved packet
 OUT_CAP = 4096          # queued responses and RTCP reports
@@ -18,6 +19,7 @@ class Conn:
         self.rx = alloc(RX_CAP)
         self.out = alloc(OUT_CAP)
         self.pend = alloc(STRIDE)       # rest of a packet cut short (see Stream.release)
+        self.w = Writer()               # its share of the link (rtspd.budget)
         self.reset()
 
     def reset(self):
@@ -39,6 +41,8 @@ class Conn:
         self.req_t = 0          # ticks of the last complete request
         self.prog_t = 0         # ticks of the last write progress (or of having nothing to send)
         self.mask = 0           # poll flags registered
+        self.starved = False    # frame data waits for the link budget, not for the socket
+        self.full = False       # the socket took less than offered at the last try
 
     def open(self, sock, ip):
         self.reset()
@@ -68,16 +72,24 @@ class Conn:
         return self.out_len or self.pend_len or (s is not None and s.tcp and
                                                  (s.cur >= 0 or s.wait_out))
 
-    def send(self, stream, writable=False):
+    def send(self, stream, budget=None, writable=False):
         """Write what the socket takes: the rest of a cut packet, then responses (only at a
-        packet boundary), then frame data. OSError for a broken connection. `writable`: the
-        poller said the socket has room (a viewer cut for lagging may then take frames again)."""
+        packet boundary), then frame data as far as the link budget allows (rtspd.budget:
+        never more than lwIP's packet memory holds, so no write blocks in its retries).
+        OSError for a broken connection. `writable`: the poller said the socket has room (a
+        viewer cut for lagging may then take frames again). budget None: no limit."""
         sock = self.sock
+        self.starved = False
         while True:
             if self.pend_len:
+                t0 = time.ticks_ms()
                 n = sock.write(self.pend, self.pend_off, self.pend_len)
                 if not n:
+                    self.full = True
                     return
+                self.full = False
+                if budget is not None:
+                    budget.spent(self.w, n, t0)
                 self.pend_off += n
                 self.pend_len -= n
                 self.prog_t = time.ticks_ms()
@@ -106,18 +118,36 @@ class Conn:
                 b = (s.pos // STRIDE + 1) * STRIDE
                 if b < lim:
                     lim = b
-            sl = stream.slots[s.cur]
-            n = sock.write(sl.buf, sl.base + s.pos, lim - s.pos)
-            if not n:
+            k = lim - s.pos if budget is None else budget.take(self.w, lim - s.pos)
+            if not k:
+                self.starved = True
                 return
+            sl = stream.slots[s.cur]
+            t0 = time.ticks_ms()
+            n = sock.write(sl.buf, sl.base + s.pos, k)
+            if not n:
+                self.full = True
+                return
+            self.full = n < k       # it took less: no POLLOUT may come for a while
+            if budget is not None:
+                budget.spent(self.w, n, t0)
             s.pos += n
             self.prog_t = time.ticks_ms()
             if s.pos >= s.end:
                 stream.finish(s)
 
+    def stuck(self, now, ms):
+        """Nothing written for `ms` while frame data waits (the caller knows it does): the
+        viewer is not reading (over WiFi the normal case), or the socket said nothing since
+        it took part of a write. Its frame must not hold the others back."""
+        return time.ticks_diff(now, self.prog_t) > ms
+
     # -- input ----------------------------------------------------------------------------
     def read(self):
         """Read what is there; False on end of stream."""
+        if self.closing:
+            self.rxn = 0        # answered (400/413...): what else comes is read and dropped,
+                                # since closing with unread input resets the connection
         if self.rxn >= RX_CAP:
             return True
         n = self.sock.readinto(memoryview(self.rx)[self.rxn:])

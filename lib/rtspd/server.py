@@ -24,12 +24,21 @@ from rtspd.request import response
 from rtspd.clock import RtpClock, WallClock
 from rtspd.rtcp import sender_report, is_bye
 from rtspd.session import Session, PLAYING, PAUSED, READY
-from rtspd.stream import Stream
+from rtspd.stream import Stream, STRIDE
+from rtspd import budget as _budget
 
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
 _POLLBAD = select.POLLHUP | select.POLLERR
 _HOUSEKEEP_MS = 200
+# lwIP's pools on the camera (lwIP opt.h MEMP_NUM_TCP_PCB default, not set by OpenMV's
+# lwipopts_common.h): 5 TCP connections in all, RTSP and HTTP together; a listening socket
+# gives its PCB back for one of the 8 listen PCBs (tcp.c tcp_listen_with_backlog_and_err).
+# A 6th incoming connection finds no PCB: lwIP drops its SYN and the client retries.
+TCP_PCBS = 5
+_RR_MS = 20000          # a UDP viewer that sent receiver reports and stopped is gone
+_STUCK_MS = 100         # a TCP viewer that wrote nothing this long gives up its frame (a
+                        # healthy one writes a segment every few ms, see rtspd.budget)
 
 
 def _rand32():
@@ -41,7 +50,8 @@ class RtspServer:
                  password=None, realm="OpenMV RT1062", session_timeout=60, width=1280,
                  height=720, fps=30, log=None, expire_ms=None, idle_ms=20000, stall_ms=5000,
                  lag_ms=1000, rtp_port=6970, frame_max=262144, slots=2, udp_burst=16,
-                 max_conns=None, sr_ms=5000, nonce_ms=300000, alloc=None, stage=None):
+                 max_conns=None, sr_ms=5000, nonce_ms=300000, alloc=None, stage=None,
+                 link_rate=0):
         """RTSP server for one MJPEG stream. Beyond the main settings (see the README):
         expire_ms   session expiry after the last request/RTCP (default session_timeout + 5 s)
         idle_ms     a connection without a session that completes no request is closed
@@ -55,11 +65,19 @@ class RtspServer:
                     default: bytearray
         stage       bytes of the staging copy of a JPEG (default: frame_max + 4096; smaller
                     ones, >= 4096, are refilled as the packets are cut)
+        link_rate   bytes/s the camera's WiFi link takes (rtspd.budget: what is handed to
+                    lwIP; the app passes 600000); 0: no pacing, no lwIP limits (a PC)
         """
         if not path.startswith("/"):
             path = "/" + path
         self.port = port
         self.path = path.rstrip("/") or "/"
+        if link_rate and max_clients > TCP_PCBS - 1:
+            # one PCB stays free, so a player's next connection or the web page gets in
+            self._log = log
+            self._note("max_clients %d: the camera holds %d TCP connections; %d viewers"
+                       % (max_clients, TCP_PCBS, TCP_PCBS - 1), True)
+            max_clients = TCP_PCBS - 1
         self.max_clients = max_clients
         self.realm = realm
         self.session_timeout = session_timeout
@@ -85,6 +103,13 @@ class RtspServer:
         nconn = max_conns or max_clients * 2 + 2
         self._conns = [Conn(alloc or bytearray) for _ in range(nconn)]
         self._sessions = [Session() for _ in range(max_clients)]
+        self._budget = _budget.LINK
+        self._budget.top = self._budget.rate = link_rate
+        self._budget._log = log
+        self._uw = [_budget.Writer() for _ in range(max_clients)]   # UDP viewers' shares
+        self._rr = array("i", [-1] * max_clients)   # ticks of a UDP viewer's last RTCP (-1: none)
+        self._starved = False       # a TCP viewer waits for the link budget
+        self._udp_err = 503         # why the last UDP SETUP failed (see _bind_udp)
         self._stream = Stream(slots, frame_max, alloc, stage)
         self._p = array("i", [0] * 16)          # parameter block for rtspd.fast
         self._info = jpeg.JpegInfo()
@@ -174,8 +199,25 @@ class RtspServer:
             return True
         if idle:
             old = st.oldest_busy()
-            return old >= 0 and time.ticks_diff(time.ticks_ms(), st.slots[old].ticks) > self.lag_ms
+            if old >= 0 and time.ticks_diff(time.ticks_ms(), st.slots[old].ticks) > self.lag_ms:
+                return True
+            return self._stuck_slot() >= 0
         return False
+
+    def _stuck_slot(self):
+        """A busy slot whose every reader is stuck (see Conn.stuck), or -1."""
+        now = time.ticks_ms()
+        st = self._stream
+        for i in range(len(st.slots)):
+            if not st.slots[i].readers:
+                continue
+            for s in self._sessions:
+                if s.cur == i and not (s.tcp and s.conn is not None and
+                                       s.conn.stuck(now, _STUCK_MS)):
+                    break
+            else:
+                return i
+        return -1
 
     def send_frame(self, buf, length, ticks_ms):
         """Send the JPEG in buf[:length], captured at ticks_ms, to every playing viewer.
@@ -220,6 +262,7 @@ class RtspServer:
         n["sent"] += sum(s.frames for s in self._sessions if s.id is not None)
         n["skipped"] += sum(s.skipped for s in self._sessions if s.id is not None)
         n["cut"] = self._stream.cuts
+        n["blocked"] = self._budget.blocked     # writes that waited for lwIP's memory
         return n
 
     def poll(self, timeout_ms=0):
@@ -231,14 +274,20 @@ class RtspServer:
             return
         t0 = time.ticks_ms()
         wanted = self._wanted()
+        g = self.guest
         while True:
+            gv = g.viewers if g is not None else 0
+            self._budget.n = self._flowing() + gv
+            self._budget.viewers = self.playing + gv
+            if self._starved:
+                self._resume()
             if self._udp_busy:
                 self._pump_udp()
             left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
             if left < 0:
                 left = 0
-            if self._udp_busy and left > 1:
-                left = 1        # pace UDP bursts instead of flooding the network buffers
+            if (self._udp_busy or self._starved) and left > 1:
+                left = 1        # pace: the link budget refills by the millisecond
             n = self._collect(left)
             if n:
                 self._dispatch(n)
@@ -327,11 +376,11 @@ class RtspServer:
                     return
                 c.process(self)
             if c.sock is not None and (fl & _POLLOUT or c.out_len):
-                c.send(self._stream, fl & _POLLOUT)
+                c.send(self._stream, self._budget, fl & _POLLOUT)
                 if c.rxn and c.sock is not None:    # requests held back while output was full
                     c.process(self)
                     if c.sock is not None:
-                        c.send(self._stream)
+                        c.send(self._stream, self._budget)
             if c.sock is not None and fl & _POLLBAD and not fl & _POLLIN:
                 self._close(c, "connection error")
                 return
@@ -339,6 +388,7 @@ class RtspServer:
             if e.errno != 11:
                 self._close(c, "socket error %s" % e.errno)
                 return
+            c.full = True           # EAGAIN raised rather than returned (unix port)
         if c.sock is not None:
             if c.closing and not c.out_len and not c.pend_len and c.linger_t == -1:
                 c.linger_t = time.ticks_ms()
@@ -357,18 +407,49 @@ class RtspServer:
             return              # e.g. ICMP port unreachable reported on a connected socket
         if n:
             s.alive()
-            if sk is s.rtcp and is_bye(self._udp_rx, n):
-                self._end_session(s, "RTCP BYE")
+            if sk is s.rtcp:
+                self._rr[self._sessions.index(s)] = time.ticks_ms()
+                if is_bye(self._udp_rx, n):
+                    self._end_session(s, "RTCP BYE")
 
     def _update(self, c):
         want = 0
         if c.rxn < len(c.rx):
             want = _POLLIN
-        if c.has_output():
+        if c.has_output() and (not c.starved or c.out_len or c.pend_len):
             want |= _POLLOUT
+        if c.starved:
+            self._starved = True    # poll() resumes it when the budget has refilled
         if want != c.mask:
             c.mask = want
             self._poller.modify(c.sock, want)
+
+    def _flowing(self):
+        # viewers sharing the link: a TCP viewer whose socket takes nothing gets no share
+        n = 0
+        for s in self._sessions:
+            if s.state == PLAYING and not (s.tcp and s.conn is not None and s.conn.full):
+                n += 1
+        return n
+
+    def _resume(self):
+        # TCP viewers that stopped for the link budget (their POLLOUT is off meanwhile, or
+        # the poller would spin): each writes again as its share refills
+        self._starved = False
+        for c in self._conns:
+            if c.sock is None or not c.starved:
+                continue
+            if self._budget.wait_ms(c.w):
+                self._starved = True
+                continue
+            try:
+                c.send(self._stream, self._budget)
+            except OSError as e:
+                if e.errno != 11:
+                    self._close(c, "socket error %s" % e.errno)
+                    continue
+                c.full = True
+            self._update(c)
 
     def _wake(self, s):
         if s.tcp:
@@ -381,9 +462,18 @@ class RtspServer:
     def _pump_udp(self):
         busy = False
         st = self._stream
-        for s in self._sessions:
+        bud = self._budget
+        for i in range(len(self._sessions)):
+            s = self._sessions[i]
             if s.cur >= 0 and not s.tcp:
-                s.send_udp(st.slots[s.cur], self.udp_burst)
+                w = self._uw[i]
+                k = bud.take(w, STRIDE * self.udp_burst)
+                if k:
+                    k = k // STRIDE if k >= STRIDE else 1
+                    t0 = time.ticks_ms()
+                    sent = s.send_udp(st.slots[s.cur], k)
+                    if sent > 0:
+                        bud.spent(w, sent * STRIDE, t0)
                 if s.pos >= s.end:
                     st.finish(s)
                 busy = busy or s.cur >= 0
@@ -454,6 +544,7 @@ class RtspServer:
         conn.queue(response(e.code, e.cseq))
         if e.close:
             conn.closing = True
+            conn.rxn = 0        # keep reading (and dropping) what comes: see Conn.read
 
     def _interleaved(self, conn, ch, n):
         s = conn.session
@@ -479,9 +570,10 @@ class RtspServer:
         else:
             return None, 503
         s.reset()
+        self._rr[self._sessions.index(s)] = -1
         if lower == "udp":
             if not self._bind_udp(s, conn.ip, ports):
-                return None, 503
+                return None, self._udp_err
             self._poller.register(s.rtp, _POLLIN)
             self._poller.register(s.rtcp, _POLLIN)
             self._by_sock[s.rtp] = s
@@ -495,6 +587,11 @@ class RtspServer:
         return s, 200
 
     def _bind_udp(self, s, ip, ports):
+        """True, or False with the status for the SETUP in _udp_err: 461 when lwIP has no
+        UDP PCB left (5, DHCP and mDNS hold 2, a session takes 2: lwipopts_common.h
+        MEMP_NUM_UDP_PCB; socket() raises ENOMEM, modlwip.c lwip_socket_make_new): players
+        then ask for TCP (ffmpeg and GStreamer do), where a 503 would end the session."""
+        self._udp_err = 503
         used = [x.sport for x in self._sessions if x.id is not None and not x.tcp]
         for i in range(self.max_clients * 8):
             sport = self.rtp_port + 2 * i
@@ -503,7 +600,11 @@ class RtspServer:
             try:
                 s.open_udp(self._ip, sport, ip, ports)
                 return True
-            except OSError:
+            except OSError as e:
+                if e.errno == 12:       # ENOMEM: no PCB
+                    self._note("no UDP socket left: UDP refused (461), TCP still open")
+                    self._udp_err = 461
+                    return False
                 continue
         return False
 
@@ -566,7 +667,9 @@ class RtspServer:
         st = self._stream
         old = st.oldest_busy()
         if old < 0 or time.ticks_diff(time.ticks_ms(), st.slots[old].ticks) <= self.lag_ms:
-            return -1
+            old = self._stuck_slot()        # viewers that take nothing wait for no one
+            if old < 0:
+                return -1
         for s in self._sessions:
             if s.cur == old:
                 st.release(s, s.conn if s.tcp else None, self._p)
@@ -631,6 +734,13 @@ class RtspServer:
             if not (s.tcp and s.state == PLAYING) and time.ticks_diff(now, s.seen) > self.expire_ms:
                 self._n["timeouts"] += 1
                 self._end_session(s, "timeout")
+                continue
+            # a UDP viewer whose receiver reports stopped (player gone, its RTSP connection
+            # left open) would hold one of the few UDP sockets until expire_ms
+            rr = self._rr[self._sessions.index(s)]
+            if not s.tcp and s.state == PLAYING and rr != -1 and time.ticks_diff(now, rr) > _RR_MS:
+                self._n["timeouts"] += 1
+                self._end_session(s, "no RTCP for %d s" % (_RR_MS // 1000))
                 continue
             if s.state == PLAYING and time.ticks_diff(now, s.sr_t) >= 0:
                 self._send_sr(s, now)

@@ -9,7 +9,10 @@
 #   a frame slot      the JPEG of a snapshot, written from the slot where it lies
 # and an MJPEG viewer writes, per frame, a part header (digits written into a template: no
 # string per frame) and the JPEG straight from its slot: write(buf, off, n), no slices.
+# Its frames share the radio with rtspd's viewers: they go out as rtspd.budget allows, so
+# that no write waits in lwIP's blocking retry for packet memory.
 import time
+from rtspd.budget import LINK, Writer
 
 RX_CAP = 2048 + 256     # request head (request.MAX_HEAD) + a small body
 OUT_CAP = 2048          # response head, then file chunks
@@ -29,6 +32,7 @@ class Conn:
         self.rx = bytearray(RX_CAP)
         self.out = bytearray(OUT_CAP)
         self.part = bytearray(_PART)
+        self.w = Writer()               # its share of the link (rtspd.budget)
         self.sock = None
         self.reset()
 
@@ -173,9 +177,14 @@ class Conn:
             return True
         if self.cur < 0:
             return False
-        n = sock.write(frames.bufs[self.cur], self.pos, self.end - self.pos)
+        k = LINK.take(self.w, self.end - self.pos)
+        if not k:
+            return False        # the poller comes back within a millisecond
+        t0 = time.ticks_ms()
+        n = sock.write(frames.bufs[self.cur], self.pos, k)
         if not n:
             return False
+        LINK.spent(self.w, n, t0)
         self.prog_t = time.ticks_ms()
         self.pos += n
         if self.pos >= self.end:

@@ -1,0 +1,107 @@
+# How many bytes the streaming path may hand lwIP now, so that no write enters modlwip's
+# blocking retry. What the camera's lwIP does (extmod/modlwip.c lwip_tcp_send, OpenMV's fork
+# openmv-1.25.0 .. v1.28.0; extmod/lwip-include/lwipopts_common.h):
+# - a write takes min(n, tcp_sndbuf) bytes, tcp_sndbuf being the 6400-byte TCP_SND_BUF less
+#   what is unacknowledged; EAGAIN only when tcp_sndbuf is 0. poll() reports POLLOUT while
+#   tcp_sndbuf > 0 (lwip_socket_ioctl). So each connection alone would queue 6400 bytes...
+# - ...but every queued segment takes an 800-byte-MSS pbuf (about 880 bytes) from MEM_SIZE,
+#   8000 bytes shared by all sockets. When tcp_write finds none it returns ERR_MEM and
+#   lwip_tcp_send sleeps 50 ms and tries again, up to 200 times, even on a non-blocking
+#   socket: the whole loop (capture, LED, watchdog) stops. Two viewers with full send
+#   buffers need 14 KB.
+# The app cannot see what lwIP still holds (no call reports tcp_sndbuf or free memory), so it
+# keeps its own estimate: the bytes it handed over, drained at the link rate (600 kB/s up,
+# the lwipopts_common.h note), at most CAP in flight over all viewers, shared out equally:
+# each writer (a TCP or UDP viewer, an MJPEG viewer) has its own bucket of rate/n and CAP/n.
+# One viewer alone is not paced: its 6400-byte send buffer takes 7040 bytes of the 8000
+# (TCP_SND_BUF 8 segments of 880), so lwIP's own limit keeps it out of the retry; when a
+# second one comes, nobody writes until that buffer can have drained.
+# If the link is slower than assumed, a write that blocked shows it (it took >= 50 ms):
+# the rate is halved, and creeps back up while writes return at once.
+import time
+
+CAP = 3200              # bytes in flight, all viewers: 4 full segments (3520 of 8000 bytes),
+                        # the rest for a part-filled segment per viewer, responses, RTCP,
+                        # UDP packets on their way out, and what waits for its ACK
+MIN_CHUNK = 800         # TCP_MSS: writes come in whole segments (see take())
+SND_BUF = 6400          # TCP_SND_BUF (lwipopts_common.h): what one viewer alone may queue
+SLOW_MS = 40            # a write this long waited in modlwip's 50 ms retry
+
+
+class Writer:
+    """One viewer's share: tokens (bytes it may write now) and when they were counted."""
+
+    def __init__(self):
+        self.tok = 0
+        self.t = time.ticks_ms()
+
+
+class Budget:
+    def __init__(self, rate, log=None):
+        self.top = rate         # the link rate as configured
+        self.rate = rate        # as used now (lower after writes that blocked)
+        self.n = 1              # writers sharing the link (set by the server every pass)
+        self.viewers = 1        # viewers with a connection, flowing or not (likewise)
+        self.blocked = 0        # writes that blocked (counted for stats)
+        self.solo_t = 0         # ticks of the last write by a viewer alone (unpaced)
+        self._log = log
+
+    def take(self, w, want):
+        """Bytes writer w may write now (0..want); it must spend() what it wrote."""
+        if not self.top:
+            return want         # no pacing (a PC's loopback)
+        if self.viewers <= 1:
+            self.solo_t = time.ticks_ms()
+            return want         # alone: lwIP's send buffer is the limit (see above)
+        if time.ticks_diff(time.ticks_ms(), self.solo_t) <= SND_BUF * 1000 // self.rate:
+            return 0            # what the viewer alone queued may still be in lwIP
+        k = self._refill(w)
+        if want <= k:
+            return want
+        # whole segments: a write that ends mid-segment leaves a pbuf of a whole MSS
+        # (TCP_OVERSIZE) for a few bytes, and every viewer's would add up
+        return k - k % MIN_CHUNK if k > 0 else 0
+
+    def _refill(self, w):
+        now = time.ticks_ms()
+        dt = time.ticks_diff(now, w.t)
+        n = self.n if self.n > 0 else 1
+        cap = CAP // n
+        if cap < MIN_CHUNK:
+            cap = MIN_CHUNK
+        if dt > 0:
+            w.t = now
+            if dt > 100:
+                dt = 100        # small ints only (31 bits on the camera)
+            w.tok += self.rate // n // 1000 * dt
+        if w.tok > cap:         # also when more viewers came: their shares are smaller
+            w.tok = cap
+        return w.tok
+
+    def spent(self, w, n, t0):
+        """w wrote n bytes in a call started at ticks t0."""
+        if not self.top:
+            return
+        w.tok -= n
+        if time.ticks_diff(time.ticks_ms(), t0) >= SLOW_MS:
+            self.blocked += 1
+            r = self.rate // 2
+            self.rate = r if r > 50000 else 50000
+            if self._log is not None:
+                self._log.warning("rtspd: a write waited for lwIP's packet memory: "
+                                  "link rate taken as %d B/s" % self.rate)
+        elif self.rate < self.top:
+            self.rate += 1 + ((self.top - self.rate) >> 5)  # back near the top within a second
+
+    def wait_ms(self, w):
+        """ms until w may write a segment's worth again (0: now)."""
+        if not self.top or self.viewers <= 1:
+            return 0
+        if self._refill(w) >= MIN_CHUNK:
+            return 0
+        n = self.n if self.n > 0 else 1
+        r = self.rate // n // 1000
+        return 1 + (MIN_CHUNK - w.tok) // (r if r > 0 else 1)
+
+
+LINK = Budget(0)        # one radio: rtspd and a guest server in its loop (lib/webd) share it
