@@ -53,9 +53,12 @@ def test_mjpeg_viewer_keeps_it_awake_sleep_after_the_grace_and_auth_none_opens_a
         deadline = time.monotonic() + 20
         while len(got) < 20 and time.monotonic() < deadline:
             time.sleep(0.1)
-        n_mj = mj.frames
-        time.sleep(1)
-        assert len(got) >= 20 and mj.frames - n_mj >= 15, (len(got), mj.frames - n_mj)
+        # two viewers share the camera's 600 kB/s link (rtspd.budget): a few frames a second
+        # each, and neither is starved
+        n_mj, n_rtsp = mj.frames, len(got)
+        time.sleep(2)
+        assert len(got) - n_rtsp >= 3 and mj.frames - n_mj >= 3, (len(got) - n_rtsp,
+                                                                  mj.frames - n_mj)
 
         # the RTSP viewer leaves; the MJPEG one still keeps the camera up
         stop.set()

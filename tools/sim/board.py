@@ -6,6 +6,7 @@ process for power-on, resets, watchdog bites and deep-sleep wakes. Every board e
 recorded (and printed one line each when `echo` is on) so tests and users can follow it.
 """
 import json
+import socket
 import struct
 import subprocess
 import threading
@@ -72,9 +73,12 @@ class Options:
     sd_size_mb: int = 512           # a small real card; the app keeps stills.min_free_mb free
     flash_size_mb: int = 8
     wifi_fault: str = "none"
-    rtsp_port: int = 8554          # host port that serves the camera's RTSP port (554)
+    rtsp_port: int = None          # host port that serves the camera's RTSP port (554); None:
+                                   # a free one (boards in parallel tests never collide); the
+                                   # CLI asks for 8554
     camera_rtsp_port: int = 554
-    http_port: int = 8080          # host port that serves the camera's web port (80)
+    http_port: int = None          # host port that serves the camera's web port (80); None: a
+                                   # free one; the CLI asks for 8080
     camera_http_port: int = 80
     ntp_port: int = None           # None: the camera's port 123
     time_scale: float = 1.0        # deep-sleep seconds last time_scale real seconds
@@ -103,6 +107,8 @@ class Options:
 class Board:
     def __init__(self, options=None, **kw):
         self.opt = options or Options(**kw)
+        self.opt.rtsp_port = self.opt.rtsp_port or _free_port()
+        self.opt.http_port = self.opt.http_port or _free_port()
         self.profile = self.opt.profile or profiles.load(self.opt.firmware)  # ValueError if unknown
         self.firmware = tuple(self.profile["firmware"])
         self.events = []               # (monotonic time, kind, text)
@@ -488,3 +494,9 @@ class Board:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,6 +3,7 @@
 One JSON file per version (see /work/notes/profile_schema.md and README.md here), written by
 extract.py (run by hand) and read by the emulator and the tests. Pure CPython.
 """
+import copy
 import json
 import os
 
@@ -31,9 +32,10 @@ def resolve(name):
 
 
 def load(name):
-    """The profile dict of a firmware version (short or full name). Do not modify it."""
+    """The profile dict of a firmware version (short or full name): a copy of its own, so a
+    caller that changes it (a test making up a firmware) cannot change anyone else's."""
     full = resolve(name)
     if full not in _cache:
         with open(os.path.join(_HERE, full + ".json")) as f:
             _cache[full] = json.load(f)
-    return _cache[full]
+    return copy.deepcopy(_cache[full])
