@@ -48,7 +48,13 @@ def test_profile_loads_and_names_its_sources(version):
                                          ("v5.0.0", "5.0.0")])
 def test_short_and_full_names_resolve(short, full):
     assert profiles.resolve(short) == full
-    assert profiles.load(short) is profiles.load(full)
+    assert profiles.load(short) == profiles.load(full)
+
+
+def test_a_changed_profile_changes_nobody_elses():
+    p = profiles.load("4.5.2")
+    p["facts"]["gc_heap_regions"]["value"] = [["DTCM", 1024]]
+    assert profiles.load("4.5.2")["facts"]["gc_heap_regions"]["value"] == [["DTCM", 280 * 1024]]
 
 
 @pytest.mark.parametrize("bad", ["4.9", "3.0", "", "latest"])
