@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 ARGS   ?=
-# Most tests wait on emulated boots, timers and sockets, not the CPU: two workers per core.
-JOBS   ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
+# Most tests wait on emulated boots, timers and sockets, not the CPU: three workers per core
+# (on 2 cores: 3 min 23 s with 6 workers, 4 min 45 s with 4).
+JOBS   ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 3 )))
 
 .PHONY: setup run test test-fast test-m7 bench bench-m7 clean
 
