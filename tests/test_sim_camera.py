@@ -148,7 +148,9 @@ def test_snapshot_is_paced_like_the_sensor(tmp_path):
             c.snapshot()
         """, tmp_path)
         ids = [r.frame_id for r in cam.frames_of("jpeg")]
-    assert out["six_ms"] >= 6 * 1000 / fps - 10        # never faster than the sensor
+    # never faster than the sensor: six new frames span at least five frame periods (the
+    # first may already be waiting when a busy machine runs the script late)
+    assert out["six_ms"] >= 5 * 1000 / fps - 10
     assert ids[:7] == list(range(ids[0], ids[0] + 7))    # read fast enough: no frame lost
     assert out["nb_now"] and out["nb_later"]
     assert ids[-1] - ids[-2] >= 3                        # a slow reader gets the newest frame
