@@ -57,7 +57,12 @@ def app(tmp_path, changes=None, raw_config=None, wait_url=True, **opts):
 
 def stream_url(board, timeout=30, start=0):
     """The URL a player on this PC opens, from the app's 'Stream URL:' console line."""
-    line = board.wait_console("Stream URL:", timeout=timeout, start=start)
+    try:
+        line = board.wait_console("Stream URL:", timeout=timeout, start=start)
+    except TimeoutError as e:        # say what the camera did meanwhile
+        with board.cond:
+            seen = board.console[-40:] + ["board: %s %s" % ev[1:] for ev in board.events[-25:]]
+        raise TimeoutError("%s; the camera said:\n%s" % (e, "\n".join(seen))) from None
     path = re.search(r"rtsp://[^\s/]+(/\S*)", line).group(1)
     user = re.search(r"user: (\S+)", line)
     pw = re.search(r"password: (\S+)", line)
