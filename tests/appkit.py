@@ -55,7 +55,7 @@ def app(tmp_path, changes=None, raw_config=None, wait_url=True, **opts):
         board.stop()
 
 
-def stream_url(board, timeout=30, start=0):
+def stream_url(board, timeout=60, start=0):
     """The URL a player on this PC opens, from the app's 'Stream URL:' console line."""
     try:
         line = board.wait_console("Stream URL:", timeout=timeout, start=start)
