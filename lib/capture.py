@@ -92,6 +92,9 @@ class Camera:
         self.encode_quality = self.quality
         if self.mode == "overlay" and self._sub is None:
             self._cap(str(sub))
+        # the highest quality set_quality() gives: the configured one (capped as above)
+        self.top = self.encode_quality
+        self.current = self.top     # the quality frames are made with now
         self._cam = None
         self._ready_fn = None       # sensor.get_frame_available, when the firmware has it
         self._period = 1000 // self.fps if self.fps else 0
@@ -163,7 +166,7 @@ class Camera:
         cam.pixformat(c.JPEG if self.mode == "hardware_jpeg" else c.RGB565)
         cam.framesize(self._size(c))
         if self.mode == "hardware_jpeg":
-            cam.quality(self.quality)
+            cam.quality(self.current)
         self._try(getattr(cam, "hmirror", None), self._hmirror)
         self._try(getattr(cam, "vflip", None), self._vflip)
         if self._warmup:
@@ -177,7 +180,7 @@ class Camera:
         s.set_pixformat(s.JPEG if self.mode == "hardware_jpeg" else s.RGB565)
         s.set_framesize(self._size(s))
         if self.mode == "hardware_jpeg":
-            s.set_quality(self.quality)
+            s.set_quality(self.current)
         self._try(getattr(s, "set_hmirror", None), self._hmirror)
         self._try(getattr(s, "set_vflip", None), self._vflip)
         # 4.5-4.7: the IDE preview frame buffer costs a copy per frame unless disabled
@@ -303,6 +306,30 @@ class Camera:
             fn(quality=self.encode_quality)
         else:
             fn(quality=self.encode_quality, subsampling=self._sub)
+
+    def set_quality(self, q):
+        """JPEG quality of the next frames (at most self.top), e.g. from lib/ratecontrol.
+        hardware_jpeg: the sensor's quantisation register (csi CSI.quality(q) on 4.8+,
+        sensor.set_quality(q) before: an I2C write, frames already in the sensor's buffers
+        keep the old one); overlay: to_jpeg's quality. Only a change reaches the sensor."""
+        q = self.top if q > self.top else 1 if q < 1 else q
+        if q == self.current:
+            return
+        if self.mode == "overlay":
+            self.encode_quality = self.current = q
+            return
+        try:
+            if self._cam is not None:
+                ok = self._cam.quality(q)
+            else:
+                ok = self._sensor.set_quality(q)
+            if ok is False:         # the driver's I2C write failed
+                raise OSError("sensor did not take it")
+            self.current = q
+        except Exception as e:      # refused (a sensor without the register): keep streaming
+            if self._log:
+                self._log.warning("camera: quality %d refused: %r", q, e)
+            self.top = self.current     # never ask again
 
     def close(self):
         """Power the sensor down (before deep sleep); errors are ignored."""

@@ -254,6 +254,11 @@ class RtspServer:
                 self._wake(s)
         return True
 
+    def on_frame_sent(self, fn):
+        """fn(gen, ticks_ms, size) once every viewer that took a frame has written its last
+        byte (capture ticks as given to send_frame; size in bytes on the wire)."""
+        self._stream.on_done = fn
+
     def stats(self):
         n = dict(self._n)
         n["clients"] = sum(1 for c in self._conns if c.sock is not None)

@@ -55,6 +55,7 @@ class Stream:
         self.gen = 0
         self.seq = 0            # next RTP sequence number (shared by every viewer)
         self.cuts = 0           # frames abandoned midway (viewer too far behind)
+        self.on_done = None     # fn(gen, ticks, size): every viewer that took a frame has it
 
     def reset(self):
         self.newest = -1
@@ -135,6 +136,8 @@ class Stream:
         """Viewer s sent all of its frame; go on with a newer one if there is."""
         sl = self.slots[s.cur]
         sl.readers -= 1
+        if sl.readers == 0 and self.on_done is not None:
+            self.on_done(sl.gen, sl.ticks, sl.size)     # the app's rate control (ratecontrol)
         s.cur = -1
         s.frames += 1
         s.count(sl.npk, sl.payload)

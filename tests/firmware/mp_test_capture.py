@@ -477,3 +477,50 @@ def test_frame_available_check_that_fails_falls_back_to_timed_pacing():
     got = frames_in(cam, ticks, 1000)
     assert 25 <= got <= 31 and cam.errors == 0
     assert len([l for l in log.lines if "get_frame_available" in l[1]]) == 1
+
+
+def test_set_quality_reaches_the_sensor_only_when_it_changes():
+    # csi (4.8+) and the legacy sensor module: the quality register, within the configured one
+    for make in (csi_camera, sensor_camera):
+        got = make({"mode": "hardware_jpeg", "quality": 80})
+        cam, s = got[0], got[1]
+        cam.start()
+        s.calls = []
+        cam.set_quality(60)
+        cam.set_quality(60)
+        cam.set_quality(95)                 # above the configured quality: the ceiling
+        assert s.calls == [("quality", 60), ("quality", 80)], s.calls
+        assert cam.current == 80
+        cam.set_quality(45)
+        s.calls = []
+        cam.reset()                         # a sensor reset keeps the quality in use
+        assert ("quality", 45) in s.calls and ("quality", 80) not in s.calls
+
+
+def test_set_quality_in_overlay_mode_is_the_encoders_within_its_cap():
+    cam, s, ticks, log = csi_camera({"mode": "overlay", "quality": 70})
+    cam.start()
+    cam.set_quality(40)
+    img = Image()
+    cam.encode(img)
+    assert img.jpeg[0] == 40 and not [c for c in s.calls if c[0] == "quality"]
+    # firmware without subsampling: never above the 4:4:4 cap
+    ticks = Ticks(10000)
+    cam = capture.Camera({"mode": "overlay", "quality": 80}, Log(), csi=False,
+                         sensor=SensorModule(ticks), image=ImageModule452(), omv=False,
+                         ticks_ms=ticks)
+    cam.set_quality(75)
+    img = Image452()
+    cam.encode(img)
+    assert img.jpeg[0] == 59 and cam.top == 59
+
+
+def test_a_sensor_that_refuses_the_quality_keeps_streaming():
+    cam, s, ticks, log = csi_camera({"mode": "hardware_jpeg", "quality": 80})
+    cam.start()
+    cam._cam.quality = lambda q: False      # the driver's I2C write failed
+    cam.set_quality(50)
+    assert cam.current == 80 and cam.top == 80
+    assert "quality 50 refused" in log.text()
+    ticks.t += 40
+    assert cam.snapshot() is not None
