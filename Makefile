@@ -9,7 +9,7 @@ ARGS   ?=
 # (on 2 cores: 3 min 23 s with 6 workers, 4 min 45 s with 4).
 JOBS   ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 3 )))
 
-.PHONY: setup run test test-fast test-m7 bench bench-m7 clean
+.PHONY: setup run test test-fast test-m7 bench bench-send bench-m7 clean
 
 setup: $(STAMP)
 
@@ -38,8 +38,13 @@ test-fast: setup
 test-m7: setup
 	$(VENV)/bin/python -m pytest -n $(JOBS) --dist loadgroup -m m7 tests/firmware $(ARGS)
 
+# the camera app on the emulated 600 kB/s link: fps, latency, loop passes per case (tools/bench.py)
 bench: setup
 	$(VENV)/bin/python -m tools.bench $(ARGS)
+
+# CPU time and heap per frame of rtspd's send path on the PC (tools/bench_send.py)
+bench-send: setup
+	$(VENV)/bin/python -m tools.bench_send $(ARGS)
 
 # instructions per frame of the send path on the Cortex-M7 tool (QEMU): tools/bench_m7
 bench-m7: setup

@@ -1,190 +1,369 @@
-"""Benchmark of the RTSP streaming path in the real MicroPython interpreter.
+"""The camera app on the emulated WiFi link: what its viewers get (make bench).
 
-    python -m tools.bench [--frames N]
+    python -m tools.bench [--cases tcp1,tcp2,tcp4,udp1,stuck] [--modes fixed,adaptive]
+                          [--seconds 10] [--warmup 4]
 
-For 720p JPEGs of about 60 KB and 150 KB, and 1 or 4 viewers over TCP-interleaved or UDP,
-rtspd (tools/rtsp_serve.py --bench) sends N frames as fast as loopback viewers take them.
-Viewers here are CPython threads that drain their sockets. Printed per frame: CPU time of
-the MicroPython process, heap bytes allocated (GC off while measuring), and per packet sent.
-On a PC the unix port is far faster than the camera's 600 MHz Cortex-M7: compare rows with
-each other, not with the camera. Integers >= 2**30 are heap objects on the camera but not
-here, so the camera allocates a few more bytes per frame (RTP timestamps, counters).
+Starts the real app in the emulator (python -m tools.sim --net-model on --link-rate 600
+--source photo --rtc host: lwIP's budget on a 600 kB/s link, a real photograph panned with
+sensor noise, the camera's clock set from this PC's), 1280x720 hardware JPEG at quality 80,
+once per mode: "fixed" (stream.target_fps 0: quality 80, frames as fast as they go) and
+"adaptive" (stream.target_fps 10). Viewers are threads here speaking RTSP with tools/probe.py's
+client. Cases: 1, 2 and 4 TCP-interleaved viewers, 1 UDP viewer, and "stuck": 3 TCP viewers of
+which two stop reading at the same moment the measurement starts.
+
+Measured over --seconds after --warmup, per case:
+  fps        complete frames per second each viewer received
+  latency    arrival of a frame's last packet minus its capture time, median and 95th
+             percentile over every viewer's frames. The capture time is the frame's RTP
+             timestamp mapped through the latest RTCP sender report to the camera's wall clock,
+             which is this PC's (--rtc host); "SR" is how far the reports' time was from this
+             PC's when they arrived (median), the error bound of the latency
+  gap        the longest wait between two frames of one viewer (stuck: the healthy viewer's)
+  loop       the longest pass of the camera loop (GET_PARAMETER loop_max_ms, asked every 0.5 s)
+  quality    the JPEG quality in use (GET_PARAMETER quality): lowest-highest seen
+  capture    frames captured per second (GET_PARAMETER frames)
+A value the app does not answer yet shows as "-". The machine's other load shows in the
+figures: run it on an otherwise idle PC.
 """
 import argparse
-import io
+import json
 import os
-import random
-import re
+import signal
 import socket
+import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
-from tools import mpy
+from tools import mpy, probe
+from tests.ntpkit import HostileNtp          # mode "good": answers with this PC's time
+from tests.rtsp_support import free_port
 
-HOST = "127.0.0.1"
-DRIVER = mpy.ROOT / "tools" / "rtsp_serve.py"
-
-
-def make_jpegs(directory, target, n=4):
-    """n distinct 1280x720 JPEGs (standard Huffman tables, 4:2:2) of about `target` bytes."""
-    import numpy as np
-    from PIL import Image
-    h, w = 720, 1280
-    y, x = np.mgrid[0:h, 0:w]
-    sizes = []
-    for i in range(n):
-        rng = np.random.default_rng(i)
-        noise = 3.0 if target < 100000 else 6.5
-        q = 60 if target < 100000 else 82
-        r = 128 + 100 * np.sin(x / 40 + i) + rng.normal(0, noise, (h, w))
-        g = 128 + 100 * np.cos(y / 30 - i) + rng.normal(0, noise, (h, w))
-        b = 128 + 100 * np.sin((x + y) / 60 + i)
-        img = Image.fromarray(np.clip(np.stack([r, g, b], -1), 0, 255).astype("uint8"))
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=q, subsampling=1, optimize=False)
-        with open(os.path.join(directory, "f%d.jpg" % i), "wb") as f:
-            f.write(out.getvalue())
-        sizes.append(len(out.getvalue()))
-    return sum(sizes) // n
+USER, PASSWORD = "admin", "bench-Pa55word"
+ASK_S = 0.5                     # GET_PARAMETER period of the asking viewer
+TIMEOUT = 10.0
+CASES = {                       # name: (transport, viewers, how many of them stop reading)
+    "tcp1": ("tcp", 1, 0), "tcp2": ("tcp", 2, 0), "tcp4": ("tcp", 4, 0),
+    "udp1": ("udp", 1, 0), "stuck": ("tcp", 3, 2)}
+MODES = {"fixed": 0, "adaptive": 10}         # stream.target_fps
+ASK = ("loop_max_ms", "quality", "frames")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+# -- the camera --------------------------------------------------------------------------------
+def camera_config(target_fps):
+    """The shipped config.json for the bench's network, 720p hardware JPEG q80, one mode."""
+    cfg = json.loads((mpy.ROOT / "config.json").read_text())
+    cfg["wifi"]["ssid"] = "benchnet"
+    cfg["rtsp"]["password"] = PASSWORD
+    cfg["time"]["ntp_servers"] = ["127.0.0.1"]
+    cfg["camera"].update(mode="hardware_jpeg", framesize="HD", quality=80)
+    if "stream" in cfg:
+        cfg["stream"]["target_fps"] = target_fps
+    elif target_fps:
+        return None             # this app has no adaptive frame size yet
+    return cfg
 
 
-class Drain(threading.Thread):
-    """A viewer that plays the stream and throws the data away as fast as it can."""
+class Camera:
+    """python -m tools.sim with the network model, its output collected line by line."""
 
-    def __init__(self, port, transport):
-        super().__init__(daemon=True)
-        self.port = port
-        self.transport = transport
-        self.stop = threading.Event()
-        self.sock = socket.create_connection((HOST, port), timeout=10)
-        self.udp = None
-        url = "rtsp://%s:%d/stream" % (HOST, port)
-        if transport == "udp":
-            for _ in range(50):
-                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                u.bind((HOST, random.randrange(30000, 60000, 2)))
-                self.udp = u
+    def __init__(self, workdir, cfg, ntp_port):
+        cfg_file = Path(workdir) / "config.json"
+        cfg_file.write_text(json.dumps(cfg, indent=1))
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "tools.sim", "--port", str(self.port),
+               "--http-port", str(free_port()), "--config", str(cfg_file),
+               "--workdir", str(Path(workdir) / "run"), "--net-model", "on",
+               "--link-rate", "600", "--source", "photo", "--rtc", "host",
+               "--ntp-port", str(ntp_port)]
+        self.lines = []
+        self.url = None
+        self._ready = threading.Event()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, cwd=str(mpy.ROOT), start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(90) or not self.url:
+            self.stop()
+            raise RuntimeError("the camera did not start:\n" + "\n".join(self.lines[-30:]))
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if line.startswith("rtsp://") and not self.url:
+                self.url = line.strip()
+                self._ready.set()
+        self._ready.set()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)       # the emulator stops its board
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)   # the group this bench started
+                self.proc.wait(5)
+
+
+# -- a viewer ----------------------------------------------------------------------------------
+class Frames(probe.Receiver):
+    """probe's RTP/JPEG receiver, keeping each frame's size and every sender report."""
+
+    def __init__(self):
+        super().__init__(time.time())
+        self.sizes = []
+        self.srs = []           # (arrival, camera wall time, RTP timestamp)
+
+    def _end_frame(self, now=None):
+        before = self.s.jpeg_bytes
+        n = self.s.frames
+        super()._end_frame(now)
+        if self.s.frames > n:
+            self.sizes.append(self.s.jpeg_bytes - before)
+
+    def rtcp(self, data, now_wall):
+        super().rtcp(data, now_wall)
+        if len(data) >= 20 and data[1] == 200:          # a compound packet starts with the SR
+            sec, frac, rtp = struct.unpack_from(">III", data, 8)
+            self.srs.append((now_wall, sec - probe.NTP_EPOCH + frac / 2 ** 32, rtp))
+
+    def capture_time(self, ts, arrival):
+        """The camera's wall-clock time of RTP timestamp ts, through the latest sender report
+        that arrived before the frame (or the first one)."""
+        sr = self.srs[0]
+        for s in self.srs:
+            if s[0] > arrival:
                 break
-            u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-            cp = u.getsockname()[1]
-            tr = "RTP/AVP;unicast;client_port=%d-%d" % (cp, cp + 1)
-        else:
-            tr = "RTP/AVP/TCP;unicast;interleaved=0-1"
-        r = self._ask("SETUP %s/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: %s\r\n\r\n" % (url, tr))
-        sid = re.search(r"Session: ([^;\r]+)", r).group(1)
-        self._ask("PLAY %s RTSP/1.0\r\nCSeq: 2\r\nSession: %s\r\n\r\n" % (url, sid))
+            sr = s
+        d = (ts - sr[2]) & 0xFFFFFFFF
+        if d >= 0x80000000:
+            d -= 0x100000000
+        return sr[1] + d / 90000.0
 
-    def _ask(self, text):
-        self.sock.sendall(text.encode())
-        got = b""
-        while b"\r\n\r\n" not in got:
-            d = self.sock.recv(4096)
-            if not d:
-                raise ConnectionError("server closed")
-            got += d
-        return got.split(b"\r\n\r\n")[0].decode()
+
+class Viewer(threading.Thread):
+    """Plays the stream (TCP interleaved or UDP) and records when each frame's last packet
+    arrived; `ask` keys are asked with GET_PARAMETER every ASK_S; `stuck` stops reading."""
+
+    def __init__(self, url, transport, ask=(), rcvbuf=None):
+        super().__init__(daemon=True)
+        self.rx = Frames()
+        self.ask = list(ask)
+        self.answers = []           # (time, key, value)
+        self.missing = set()        # keys the app does not answer
+        self.stuck = threading.Event()
+        self.done = threading.Event()
+        self.error = None
+        self.udp = None
+        self.channels = (0, 1)
+        self.conn = probe.Connection(probe.parse_url(url, USER, PASSWORD), TIMEOUT)
+        if rcvbuf:      # a small window: a viewer that stops reading stops taking at once
+            self.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        try:
+            self._play(transport)
+        except Exception:
+            self.close()
+            raise
+
+    def _play(self, transport):
+        c = self.conn
+        url = c.t.url
+        desc = probe._check(c.request("DESCRIBE", url, {"Accept": "application/sdp"}), "DESCRIBE")
+        self.base = desc.headers.get("content-base") or url
+        track, _ = probe.parse_sdp(desc.body.decode("utf-8", "replace"), self.base)
+        if transport == "udp":
+            self.udp = probe._udp_pair()
+            self.udp[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            want = "RTP/AVP;unicast;client_port=%d-%d" % tuple(s.getsockname()[1] for s in self.udp)
+        else:
+            want = "RTP/AVP/TCP;unicast;interleaved=0-1"
+        r = probe._check(c.request("SETUP", track, {"Transport": want}), "SETUP")
+        c.session = (r.headers.get("session") or "").split(";")[0].strip() or None
+        for part in r.headers.get("transport", "").split(";"):
+            if part.startswith("interleaved="):
+                a, _, b = part[12:].partition("-")
+                self.channels = (int(a), int(b or int(a) + 1))
+        c.on_data = self._on_data
+        probe._check(c.request("PLAY", self.base, {"Range": "npt=0.000-"}), "PLAY")
+
+    def _on_data(self, channel, payload):
+        now = time.time()
+        if channel == self.channels[0]:
+            self.rx.rtp(payload, now)
+        elif channel == self.channels[1]:
+            self.rx.rtcp(payload, now)
 
     def run(self):
-        s = self.udp or self.sock
-        s.settimeout(0.5)
-        buf = bytearray(1 << 20)
-        while not self.stop.is_set():
-            try:
-                if not s.recv_into(buf):
-                    return
-            except socket.timeout:
+        due = time.monotonic()
+        try:
+            while not self.done.is_set():
+                if self.stuck.is_set():
+                    self.done.wait(0.05)
+                    continue
+                if self.ask and time.monotonic() >= due:
+                    self._ask()
+                    due += ASK_S
+                probe._pump(self.conn, self.udp, self._on_data,
+                            min(due if self.ask else 1e18, time.monotonic() + 0.2))
+        except (probe.ProbeError, probe.StreamEnded, OSError) as e:
+            self.error = "%s: %s" % (type(e).__name__, e)
+
+    def _ask(self):
+        for key in list(self.ask):
+            r = self.conn.request("GET_PARAMETER", self.base, {"Content-Type": "text/parameters"},
+                                  body=(key + "\r\n").encode())
+            if r.status != 200:
+                self.ask.remove(key)
+                self.missing.add(key)
                 continue
-            except OSError:
-                return
+            for line in r.body.decode("utf-8", "replace").splitlines():
+                k, _, v = line.partition(":")
+                if k.strip() == key:
+                    self.answers.append((time.time(), key, float(v)))
+
+    def frames(self, t0, t1):
+        """[(arrival, latency, bytes)] of the frames whose last packet arrived in [t0, t1]."""
+        rx = self.rx
+        return [(t, t - rx.capture_time(ts, t) if rx.srs else None, n)
+                for t, ts, n in zip(rx.frame_times, rx.frame_ts, rx.sizes) if t0 <= t <= t1]
 
     def close(self):
-        self.stop.set()
-        self.join(2)
-        self.sock.close()
-        if self.udp:
-            self.udp.close()
-
-
-def run_case(frames_dir, viewers, transport, count):
-    port = free_port()
-    cmd = [mpy.binary(), "-X", "heapsize=" + mpy.HEAP, str(DRIVER), frames_dir, "--port", str(port),
-           "--auth", "none", "--fps", "0", "--bench", str(count), "--viewers", str(viewers),
-           "--rtp-port", str(random.randrange(20000, 29000, 2)), "--max-clients", "4"]
-    env = mpy.env([mpy.LIB, mpy.DEVICE])
-    env.pop("SIM_BUS", None)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=str(mpy.ROOT))
-    drains = []
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("READY"):
-            raise RuntimeError("server did not start: " + line + proc.stdout.read())
-        for _ in range(viewers):
-            d = Drain(port, transport)
-            d.start()
-            drains.append(d)
-        out = []
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            out.append(line)
-            if line.startswith("BENCH"):
-                break
-            if time.monotonic() > deadline:
-                break
-        m = re.search(r"BENCH frames=(\d+) cpu_ms=(\d+) wall_ms=(\d+) alloc=(\d+) packets=(\d+) "
-                      r"bytes=(\d+)", "".join(out))
-        if not m:
-            raise RuntimeError("benchmark failed:\n" + "".join(out))
-        return [int(v) for v in m.groups()]
-    finally:
-        for d in drains:
-            d.close()
-        if proc.poll() is None:
-            proc.terminate()
+        self.done.set()
+        if self.is_alive():
+            self.join(3)
+        if not self.stuck.is_set() and self.error is None:
             try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+                self.conn.request("TEARDOWN", self.base, deadline=time.monotonic() + 2)
+            except (probe.ProbeError, OSError, AttributeError):
+                pass                # the figures do not depend on the goodbye
+        self.conn.close()
+        for s in self.udp or ():
+            s.close()
+
+
+# -- a case ------------------------------------------------------------------------------------
+def run_case(url, name, seconds, warmup):
+    transport, n, n_stuck = CASES[name]
+    viewers = []
+    try:
+        for i in range(n):
+            v = Viewer(url, transport, ask=ASK if i == 0 else (),
+                       rcvbuf=8192 if i >= n - n_stuck else None)
+            v.start()
+            viewers.append(v)
+        time.sleep(warmup)
+        t0 = time.time()
+        for v in viewers[n - n_stuck:]:            # both at the same moment
+            v.stuck.set()
+        time.sleep(seconds)
+        t1 = time.time()
+        return measure(viewers, n - n_stuck, t0, t1)
+    finally:
+        for v in viewers:
+            v.close()
+
+
+def measure(viewers, healthy, t0, t1):
+    span = t1 - t0
+    frames = [v.frames(t0, t1) for v in viewers]
+    lat = sorted(d for f in frames[:healthy] for _, d, _ in f if d is not None)
+    gaps = []
+    for f in frames[:healthy]:
+        times = [t0] + [t for t, _, _ in f] + [t1]
+        gaps.append(max(b - a for a, b in zip(times, times[1:])))
+    ctl = viewers[0]
+    ans = {k: [(t, v) for t, kk, v in ctl.answers if kk == k] for k in ASK}
+    loop = [v for t, v in ans["loop_max_ms"] if t0 + ASK_S <= t <= t1]
+    quality = [v for t, v in ans["quality"] if t0 <= t <= t1]
+    got = [(t, v) for t, v in ans["frames"] if t0 <= t <= t1]
+    sizes = [n for f in frames[:healthy] for _, _, n in f]
+    srs = [cam - t for v in viewers[:healthy] for t, cam, _ in v.rx.srs if t0 <= t <= t1]
+    return {
+        "fps": [len(f) / span for f in frames],
+        "lat_med": _pct(lat, 50), "lat_p95": _pct(lat, 95),
+        "gap": max(gaps) if gaps else None,
+        "loop": max(loop) if loop else None,
+        "quality": (min(quality), max(quality)) if quality else None,
+        "capture": (got[-1][1] - got[0][1]) / (got[-1][0] - got[0][0]) if len(got) > 1 else None,
+        "kb": statistics.mean(sizes) / 1000 if sizes else None,
+        "sr": statistics.median(srs) if srs else None,
+        "errors": [v.error for v in viewers if v.error and not v.stuck.is_set()],
+        "missing": sorted(ctl.missing),
+    }
+
+
+def _pct(values, p):
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+
+
+# -- the table ---------------------------------------------------------------------------------
+HEAD = ("mode", "viewers", "fps per viewer", "latency median / p95 ms", "longest gap ms",
+        "longest loop ms", "quality", "capture fps", "KB/frame", "SR - PC ms")
+LABELS = {"tcp1": "1 TCP", "tcp2": "2 TCP", "tcp4": "4 TCP", "udp1": "1 UDP",
+          "stuck": "3 TCP, 2 stop reading"}
+
+
+def row(mode, name, r):
+    f = lambda v, fmt: "-" if v is None else fmt % v               # noqa: E731
+    fps = " / ".join("%.1f" % x for x in r["fps"])
+    q = "-" if r["quality"] is None else ("%d" % r["quality"][0] if r["quality"][0] == r["quality"][1]
+                                          else "%d-%d" % r["quality"])
+    lat = "-" if r["lat_med"] is None else "%.0f / %.0f" % (r["lat_med"] * 1000, r["lat_p95"] * 1000)
+    return "| " + " | ".join((
+        mode, LABELS[name], fps, lat, f(r["gap"] and r["gap"] * 1000, "%.0f"), f(r["loop"], "%.0f"),
+        q, f(r["capture"], "%.1f"), f(r["kb"], "%.0f"), f(r["sr"] and r["sr"] * 1000, "%+.0f"))) + " |"
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--frames", type=int, default=200, help="frames measured per case")
-    args = ap.parse_args(argv)
-    version = subprocess.run(
-        [mpy.binary(), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
-        capture_output=True, text=True).stdout.strip()
-    print("rtspd streaming path, MicroPython %s unix port, 1280x720 JPEG 4:2:2, %d frames per case,"
-          " every viewer gets every frame" % (version, args.frames))
+    ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated, of: " + ", ".join(CASES))
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of: " + ", ".join(MODES))
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per case (10)")
+    ap.add_argument("--warmup", type=float, default=4.0, help="seconds played before (4)")
+    a = ap.parse_args(argv)
+    cases = [c for c in a.cases.split(",") if c]
+    modes = [m for m in a.modes.split(",") if m]
+    bad = [c for c in cases if c not in CASES] + [m for m in modes if m not in MODES]
+    if bad:
+        ap.error("unknown case or mode: " + ", ".join(bad))
+    cases.sort(key=lambda c: c == "stuck")         # stuck viewers last: they may hold a PCB
+    print("The app on the emulator: 600 kB/s link (lwIP model), photo scene, 1280x720 hardware "
+          "JPEG, camera.quality 80; %.0f s per case after %.0f s of play" % (a.seconds, a.warmup))
     print()
-    head = ("frame", "viewers", "transport", "packets/frame", "fps", "CPU ms/frame",
-            "heap B/frame", "heap B/packet")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "|".join("---" for _ in head) + "|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for target in (60000, 150000):
-            d = os.path.join(tmp, str(target))
-            os.makedirs(d)
-            avg = make_jpegs(d, target)
-            for viewers in (1, 4):
-                for transport in ("tcp", "udp"):
-                    n, cpu, wall, alloc, packets, size = run_case(d, viewers, transport, args.frames)
-                    sent = packets * viewers
-                    print("| %d KB | %d | %s | %d | %.0f | %.2f | %.0f | %.2f |" % (
-                        avg // 1000, viewers, transport.upper(), packets // n, n * 1000.0 / wall,
-                        cpu / n, alloc / n, alloc / sent), flush=True)
+    print("| " + " | ".join(HEAD) + " |")
+    print("|" + "|".join("---" for _ in HEAD) + "|", flush=True)
+    notes = []
+    ntp = HostileNtp("good")
+    try:
+        for mode in modes:
+            cfg = camera_config(MODES[mode])
+            if cfg is None:
+                notes.append("%s: skipped, config.json has no \"stream\" section" % mode)
+                continue
+            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+                cam = Camera(tmp, cfg, ntp.port)
+                try:
+                    for name in cases:
+                        r = run_case(cam.url, name, a.seconds, a.warmup)
+                        print(row(mode, name, r), flush=True)
+                        for e in r["errors"]:
+                            notes.append("%s %s: a viewer failed: %s" % (mode, name, e))
+                        if r["missing"]:
+                            notes.append("%s: the app does not answer GET_PARAMETER %s"
+                                         % (mode, ", ".join(r["missing"])))
+                        time.sleep(2)                  # the closed connections' PCBs come back
+                finally:
+                    cam.stop()
+    finally:
+        ntp.close()
+    for n in dict.fromkeys(notes):
+        print("note: " + n)
     return 0
 
 

@@ -10,7 +10,7 @@
 # rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats.
 # --native off: the plain-Python send path (rtspd.fast.use(False)), as on a camera where
 # native code is not trusted; READY says code=native or code=python.
-# --bench N (used by tools/bench.py): keep the JPEGs in memory, wait for --viewers viewers,
+# --bench N (used by tools/bench_send.py): keep the JPEGs in memory, wait for --viewers viewers,
 # then send N frames as fast as they take them and print one line
 #   BENCH frames=N cpu_ms=... wall_ms=... alloc=... packets=... bytes=...
 # (CPU time of this process from /proc/self/stat; heap bytes allocated with the GC off).

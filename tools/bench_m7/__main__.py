@@ -36,7 +36,7 @@ ROW = re.compile(r"ROW (\S+) jpeg=(\d+) path=(\w+) tcp=(\d+) udp=(\d+) cap=(\d+)
 
 def make_jpeg(path, target):
     """A 1280x720 4:2:2 baseline JPEG with standard Huffman tables, of about target bytes."""
-    from tools.bench import make_jpegs
+    from tools.bench_send import make_jpegs
     with tempfile.TemporaryDirectory() as tmp:
         make_jpegs(tmp, target, n=1)
         shutil.copy(os.path.join(tmp, "f0.jpg"), path)
