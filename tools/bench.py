@@ -215,7 +215,7 @@ class Viewer(threading.Thread):
     def _ask(self):
         for key in list(self.ask):
             r = self.conn.request("GET_PARAMETER", self.base, {"Content-Type": "text/parameters"},
-                                  body=(key + "\r\n").encode())
+                                  deadline=time.monotonic() + 30, body=(key + "\r\n").encode())
             if r.status != 200:
                 self.ask.remove(key)
                 self.missing.add(key)
@@ -235,7 +235,7 @@ class Viewer(threading.Thread):
         self.done.set()
         if self.is_alive():
             self.join(3)
-        if not self.stuck.is_set() and self.error is None:
+        if not (self.stuck.is_set() or self.error or self.is_alive()):
             try:
                 self.conn.request("TEARDOWN", self.base, deadline=time.monotonic() + 2)
             except (probe.ProbeError, OSError, AttributeError):
@@ -261,10 +261,21 @@ def run_case(url, name, seconds, warmup):
             v.stuck.set()
         time.sleep(seconds)
         t1 = time.time()
+        _next_answer(viewers[0], t1)
         return measure(viewers, n - n_stuck, t0, t1)
     finally:
         for v in viewers:
             v.close()
+
+
+def _next_answer(v, t1, limit=15.0):
+    """Wait for the asking viewer's first answers after t1: they cover the loop passes up to
+    t1 (the camera loop may be blocked, answering late)."""
+    end = time.monotonic() + limit
+    while v.is_alive() and time.monotonic() < end and v.ask:
+        if any(t > t1 and k == v.ask[-1] for t, k, _ in v.answers):
+            return
+        time.sleep(0.05)
 
 
 def measure(viewers, healthy, t0, t1):
@@ -277,9 +288,10 @@ def measure(viewers, healthy, t0, t1):
         gaps.append(max(b - a for a, b in zip(times, times[1:])))
     ctl = viewers[0]
     ans = {k: [(t, v) for t, kk, v in ctl.answers if kk == k] for k in ASK}
-    loop = [v for t, v in ans["loop_max_ms"] if t0 + ASK_S <= t <= t1]
+    loop = _window(ans["loop_max_ms"], t0 + ASK_S, t1)
     quality = [v for t, v in ans["quality"] if t0 <= t <= t1]
-    got = [(t, v) for t, v in ans["frames"] if t0 <= t <= t1]
+    got = [(t, v) for t, v in ans["frames"] if t >= t0]
+    got = got[:1] + [a for a in got if a[0] >= t1][:1]
     sizes = [n for f in frames[:healthy] for _, _, n in f]
     srs = [cam - t for v in viewers[:healthy] for t, cam, _ in v.rx.srs if t0 <= t <= t1]
     return {
@@ -294,6 +306,12 @@ def measure(viewers, healthy, t0, t1):
         "errors": [v.error for v in viewers if v.error and not v.stuck.is_set()],
         "missing": sorted(ctl.missing),
     }
+
+
+def _window(answers, t0, t1):
+    """The values answered in [t0, t1] and the first one after t1."""
+    inside = [v for t, v in answers if t0 <= t <= t1]
+    return inside + [v for t, v in answers if t > t1][:1]
 
 
 def _pct(values, p):
