@@ -29,6 +29,11 @@ SPEC = (
         ("hmirror", "bool", False, None, None),
         ("vflip", "bool", False, None, None),
     )),
+    ("stream", (
+        ("target_fps", "int", 10, 0, 30),
+        ("max_kbps", "int", 0, 0, 100000),
+        ("min_quality", "int", 30, 10, 95),
+    )),
     ("overlay", (
         ("format", "str", "%Y-%m-%d %H:%M:%S", 0, 64),
         ("position", "enum", "top_left",

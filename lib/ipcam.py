@@ -101,7 +101,7 @@ class App:
             from rtspd import fast, nativeguard             # noqa: F401
             gc.collect()
             fast.reserve(LEAN_STAGE, True)
-            for name in ("capture", "still_images", "timesync", "wifi", "overlay"):
+            for name in ("capture", "ratecontrol", "still_images", "timesync", "wifi", "overlay"):
                 if name != "overlay" or self.cfg["camera"]["mode"] == "overlay":
                     __import__(name)
                     gc.collect()
@@ -131,6 +131,7 @@ class Camera:
 
     def __init__(self, app):
         import capture
+        import ratecontrol
         import still_images
         import timesync
         import wifi
@@ -143,6 +144,10 @@ class Camera:
                                       slept_at=self.power.slept_at)
         self.wifi = wifi.WiFi(cfg["wifi"], self.log)
         self.cam = capture.Camera(cfg["camera"], self.log)
+        st = cfg["stream"]          # adaptive quality: camera.quality (capped) is the ceiling
+        self.adapt = ratecontrol.RateControl(self.cam.top, st["min_quality"],
+                                             st["target_fps"], st["max_kbps"])
+        self._loop_max = 0          # longest loop pass (ms) since GET_PARAMETER loop_max_ms
         self.overlay = None
         if cfg["camera"]["mode"] == "overlay":
             import overlay
@@ -208,6 +213,9 @@ class Camera:
                                  frame_max=FRAME_MAX, alloc=lean,
                                  stage=LEAN_STAGE if lean else None, link_rate=LINK_RATE)
         self.server.on_event = self._on_event
+        self.server.get_param = self._param
+        if self.adapt.period:
+            self.server.on_frame_sent(self.adapt.sent)
         # a password the camera made up is shown on the console (the user has no other way
         # to learn it); one the user wrote into config.json is not repeated anywhere
         self._shown_password = password if source != "config" else "(as set in config.json)"
@@ -264,9 +272,12 @@ class Camera:
 
     # -- the loop ----------------------------------------------------------------------------
     def _step(self):
+        t0 = time.ticks_ms()
         srv = self.server
         web = self.web
         srv.poll(5 if self._watched else 20)
+        if self.adapt.q != self.cam.current:     # rtspd told adapt how the last frame went
+            self.cam.set_quality(self.adapt.q)
         if web is not None:
             web.tick()
         if srv.wants_frame() or self.stills.due() or (web is not None and web.wants_frame()):
@@ -277,7 +288,11 @@ class Camera:
         self.time.poll(busy=self._watched, online=self.wifi.ip is not None)
         if self.power.due():
             self._sleep()
+        self.adapt.idle(self._viewers())
         self._tick()
+        dt = time.ticks_diff(time.ticks_ms(), t0)
+        if dt > self._loop_max:
+            self._loop_max = dt
 
     def _frame(self):
         img = self.cam.snapshot()
@@ -323,9 +338,9 @@ class Camera:
         self._health_t = now
         gc.collect()
         st = self.server.stats() if self.server else {}
-        self.log.info("health: %.1f fps, free heap %d, viewers %d, sent %d, skipped %d",
-                      self._frames / secs, gc.mem_free(), st.get("playing", 0),
-                      st.get("sent", 0), st.get("skipped", 0))
+        self.log.info("health: %.1f fps, quality %d, free heap %d, viewers %d, sent %d, "
+                      "skipped %d", self._frames / secs, self.cam.current, gc.mem_free(),
+                      st.get("playing", 0), st.get("sent", 0), st.get("skipped", 0))
         self._frames = 0
 
     # -- events ------------------------------------------------------------------------------
@@ -349,6 +364,17 @@ class Camera:
         elif name == "set_parameter" and arg and arg[0] == "snapshot":
             self.stills.request()
 
+    def _param(self, key):
+        """RTSP GET_PARAMETER values (tools/probe.py, tools/bench.py); None: unknown key."""
+        if key == "quality":
+            return str(self.cam.current)
+        if key == "loop_max_ms":
+            v, self._loop_max = self._loop_max, 0
+            return str(v)
+        if key == "frames":
+            return str(self.cam.frames)
+        return None
+
     def _viewers(self):
         return self.server.playing + (self.web.viewers if self.web is not None else 0)
 
@@ -365,6 +391,7 @@ class Camera:
         return {
             "version": VERSION, "firmware": self.app.decision.get("fw"),
             "fps": r[2],
+            "quality": self.cam.current,
             "viewers": {"rtsp": self.server.playing},
             "storage": {"drive": "sd" if st.on_card else ("flash" if st.root else "none"),
                         "state": st.state, "free": st.free()},

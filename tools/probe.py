@@ -374,6 +374,8 @@ class Stats:
     frames_lost: int = 0
     jpeg_types: list = field(default_factory=list)
     q_values: list = field(default_factory=list)
+    quality: int = None             # the camera's JPEG quality now (GET_PARAMETER "quality")
+    quality_tables: list = None     # [lowest, highest] quality the frames' tables show (IJG scale)
     width: int = 0
     height: int = 0
     play_to_first_packet_ms: float = None
@@ -436,7 +438,12 @@ class Receiver:
         jtype, q, w, h = p[4], p[5], p[6] * 8, p[7] * 8
         n = 8 + (4 if 64 <= jtype <= 127 else 0)
         if q >= 128 and off == 0 and len(p) >= n + 4:
-            n += 4 + struct.unpack_from(">H", p, n + 2)[0]
+            qlen = struct.unpack_from(">H", p, n + 2)[0]
+            if p[n + 1] & 1 == 0 and qlen >= 64 and len(p) >= n + 4 + 64:   # 8-bit tables
+                self._tables(p[n + 4:n + 4 + 64])
+            n += 4 + qlen
+        elif q < 128 and off == 0:
+            self._tables(None, q)
         if jtype not in self.s.jpeg_types:
             self.s.jpeg_types.append(jtype)
         if q not in self.s.q_values:
@@ -449,6 +456,12 @@ class Receiver:
         if marker:
             self.cur[2][0] = True
             self._end_frame(now)
+
+    def _tables(self, luma, q=None):
+        """The quality a frame's luminance table says (RFC 2435 Q 1..99 is the quality)."""
+        est = q if q is not None else quality_of_table(luma)
+        r = self.s.quality_tables
+        self.s.quality_tables = [min(r[0], est), max(r[1], est)] if r else [est, est]
 
     def _end_frame(self, now=None):
         """Close the frame being assembled: complete if its fragments tile 0..end."""
@@ -612,12 +625,49 @@ def stream(conn, url, udp, server_transport, duration, frames, timeout, keepaliv
             rx.s.ended_by_camera = True
             rx.finish()
             return rx
+    rx.s.quality = ask_quality(conn, url)
     try:
         conn.request("TEARDOWN", url, deadline=time.monotonic() + 1.0)
     except ProbeError:
         pass                         # the report does not depend on the goodbye
     rx.finish()
     return rx
+
+
+def ask_quality(conn, url):
+    """The camera's JPEG quality now (GET_PARAMETER "quality"; None if it does not say)."""
+    try:
+        r = conn.request("GET_PARAMETER", url, {"Content-Type": "text/parameters"},
+                         deadline=time.monotonic() + 2.0, body=b"quality\r\n")
+    except ProbeError:
+        return None
+    for line in r.body.decode("utf-8", "replace").splitlines() if r.status == 200 else ():
+        k, _, v = line.partition(":")
+        if k.strip() == "quality" and v.strip().isdigit():
+            return int(v)
+    return None
+
+
+# JPEG Annex K luminance table (the IJG encoder's base, scaled by its quality setting)
+_STD_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+             14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+             18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def _ijg_sum(q):
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return sum(min(255, max(1, (v * scale + 50) // 100)) for v in _STD_LUMA)
+
+
+_IJG_SUMS = [(q, _ijg_sum(q)) for q in range(1, 101)]
+
+
+def quality_of_table(luma):
+    """The IJG quality whose luminance table is closest to this one (by the sum of its 64
+    entries, which the order of the entries does not change): an estimate for other encoders."""
+    total = sum(luma)
+    return min(_IJG_SUMS, key=lambda e: abs(e[1] - total))[0]
 
 
 def _pump(conn, udp, on_data, until):
@@ -664,6 +714,12 @@ def report(url, s):
     qs = ", ".join(str(q) + (" (tables in band)" if q >= 128 else "") for q in s.q_values)
     lines.append("  video: JPEG %dx%d, RTP/JPEG type %s, Q %s" % (s.width, s.height, types,
                                                                   qs or "?"))
+    if s.quality is not None or s.quality_tables:
+        lo_hi = s.quality_tables
+        tables = ("; the frames' tables say %s" % (lo_hi[0] if lo_hi[0] == lo_hi[1] else
+                                                   "%d..%d" % tuple(lo_hi))) if lo_hi else ""
+        lines.append("  quality: %s%s" % ("%d (the camera's setting now)" % s.quality
+                                          if s.quality is not None else "?", tables))
     lines.append("  frames: %d complete in %.2f s, %.2f fps (RTP clock: %.2f fps), %d lost"
                  % (s.frames, s.duration_s, s.fps, s.fps_rtp, s.frames_lost))
     lines.append("  packets: %d received, %d lost, %d out of order"
