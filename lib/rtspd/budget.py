@@ -18,6 +18,15 @@
 # second one comes, nobody writes until that buffer can have drained.
 # If the link is slower than assumed, a write that blocked shows it (it took >= 50 ms):
 # the rate is halved, and creeps back up while writes return at once.
+#
+# Viewers that stop reading: what lwIP holds for them stays, and no socket call shows it
+# (lwip_socket_ioctl and lwip_tcp_send tell only whether tcp_sndbuf is 0, i.e. whether 6400
+# bytes = 7040 of the 8000 are queued on that one connection). Two viewers that stop at once,
+# or one beside others with a segment or two in flight, fill the memory before any socket
+# says so, and what they hold comes back only when they read again or their connection is
+# closed: at once if they sent something the app did not read (tcp.c tcp_close_shutdown: a
+# reset, tcp_pcb_purge), else by modlwip's close timeout 10 s later. docs/ARCHITECTURE.md,
+# "Viewers that stop reading", has the argument and what it costs.
 import time
 
 CAP = 3200              # bytes in flight, all viewers: 4 full segments (3520 of 8000 bytes),
@@ -26,6 +35,8 @@ CAP = 3200              # bytes in flight, all viewers: 4 full segments (3520 of
 MIN_CHUNK = 800         # TCP_MSS: writes come in whole segments (see take())
 SND_BUF = 6400          # TCP_SND_BUF (lwipopts_common.h): what one viewer alone may queue
 SLOW_MS = 40            # a write this long waited in modlwip's 50 ms retry
+ACK_MS = 30             # a viewer alone: its send buffer drains in 6400 B / rate, plus the
+                        # round trip of its last ACK and the 880-per-800-byte overhead
 
 
 class Writer:
@@ -53,7 +64,7 @@ class Budget:
         if self.viewers <= 1:
             self.solo_t = time.ticks_ms()
             return want         # alone: lwIP's send buffer is the limit (see above)
-        if time.ticks_diff(time.ticks_ms(), self.solo_t) <= SND_BUF * 1000 // self.rate:
+        if time.ticks_diff(time.ticks_ms(), self.solo_t) <= SND_BUF * 1000 // self.rate + ACK_MS:
             return 0            # what the viewer alone queued may still be in lwIP
         k = self._refill(w)
         if want <= k:

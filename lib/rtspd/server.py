@@ -106,7 +106,7 @@ class RtspServer:
         self._budget = _budget.LINK
         self._budget.top = self._budget.rate = link_rate
         self._budget._log = log
-        self._uw = [_budget.Writer(True) for _ in range(max_clients)]   # UDP viewers' shares
+        self._uw = [_budget.Writer() for _ in range(max_clients)]   # UDP viewers' shares
         self._rr = array("i", [-1] * max_clients)   # ticks of a UDP viewer's last RTCP (-1: none)
         self._starved = False       # a TCP viewer waits for the link budget
         self._udp_err = 503         # why the last UDP SETUP failed (see _bind_udp)
@@ -296,8 +296,6 @@ class RtspServer:
             n = self._collect(left)
             if n:
                 self._dispatch(n)
-            if self._budget.exhausted:
-                self._exhausted()
             self._clock.tick()      # cheap unless a second edge of the RTC is due
             self._housekeep()
             if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
@@ -424,28 +422,13 @@ class RtspServer:
         want = 0
         if c.rxn < len(c.rx):
             want = _POLLIN
-        if c.has_output() and (not c.starved or
-                               ((c.out_len or c.pend_len) and not self._budget.held())):
+        if c.has_output() and (not c.starved or c.out_len or c.pend_len):
             want |= _POLLOUT
         if c.starved:
             self._starved = True    # poll() resumes it when the budget has refilled
         if want != c.mask:
             c.mask = want
             self._poller.modify(c.sock, want)
-
-    def _exhausted(self):
-        # a write found lwIP's packet memory full although the budget allowed it: viewers
-        # that stopped reading hold it, and which ones cannot be told (rtspd.budget). Every
-        # further TCP write could block the loop for 10 s, and only closing their connections
-        # gives the memory back: all TCP viewers are ended (players reconnect).
-        self._budget.exhausted = False
-        self._note("lwIP's packet memory ran out: TCP viewers ended, TCP output held %d s"
-                   % (_budget.HOLD_MS // 1000), True)
-        for c in self._conns:
-            s = c.session
-            if c.sock is not None and s is not None and s.tcp and s.state == PLAYING:
-                self._n["drops"] += 1
-                self._close(c, "lwIP's packet memory ran out")
 
     def _flowing(self):
         # viewers sharing the link: a TCP viewer whose socket takes nothing gets no share
