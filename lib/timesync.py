@@ -30,6 +30,12 @@
 #     answers in a few ms) and only servers whose address is already known, so no DNS
 #     lookup ever runs in the middle of a stream. Worst case a viewer sees one ~0.3 s
 #     hiccup per sync_interval_s. Failures back off (retry_min_s doubling to retry_max_s).
+# DNS: getaddrinfo() blocks the whole camera until lwIP's DNS answers or gives up after
+# 1+1+2+3 s per DNS server (modlwip.c lwip_getaddrinfo, lwIP dns.c dns_check_entry; an IP
+# address or a name in lwIP's cache returns at once). So a name is looked up once (at boot)
+# and its address remembered; it is looked up again only after _RELOOKUP_AFTER failed
+# queries in a row (pool names rotate their servers), and only when no viewer is playing.
+# Until then, and when that lookup fails, the old address is still asked.
 import time
 import timeutil
 
@@ -38,6 +44,7 @@ _ERA_ZERO = 2 ** 32 - 2208988800 - timeutil.EPOCH_DAYS * 86400
 _AGREE_S = 2                            # answers are whole seconds; allow rounding + RTT
 _CONFIRM_AFTER_MS = 1000               # a first plausible answer is checked this soon
 _ANSWER_TTL_MS = 600000                 # unconfirmed answers older than 10 min are forgotten
+_RELOOKUP_AFTER = 2                     # failed queries in a row before a name is looked up again
 
 # Keys of the "time" section (lib/appconfig.py validates the first four); the others are
 # tuning knobs with sensible defaults, settable for tests.
@@ -122,6 +129,8 @@ class TimeSync:
                           and all(isinstance(s, str) and s for s in v))
         self.servers = list(servers)
         self._ips = [s if _is_ip(s) else None for s in servers]
+        self._fails = [0] * len(servers)        # failed queries in a row, per server
+        self.lookups = 0                        # DNS lookups since boot (logs and tests)
         self._answers = [None] * len(servers)   # unconfirmed (secs, ticks) per server
         self._interval_ms = _option(cfg, "sync_interval_s", log, _int_ok(60, 86400 * 7)) * 1000
         self._retry_min = _option(cfg, "retry_min_s", log, _int_ok(1, 86400)) * 1000
@@ -179,12 +188,15 @@ class TimeSync:
 
     def _resolve(self, i, may_block):
         ip = self._ips[i]
-        if ip is None and may_block:
+        if may_block and (ip is None or self._fails[i] >= _RELOOKUP_AFTER) \
+                and not _is_ip(self.servers[i]):
+            self.lookups += 1
             try:
                 sock = self._sock if self._sock is not None else __import__("socket")
                 ip = sock.getaddrinfo(self.servers[i], 123)[0][-1][0]
                 self._ips[i] = ip
-            except Exception as e:      # DNS down, no link: the query fails like a timeout
+                self._fails[i] = 0
+            except Exception as e:      # DNS down, no link: the old address (if any) is asked
                 self.last_error = "%s: DNS %s" % (self.servers[i], _err(e))
         return ip
 
@@ -197,14 +209,15 @@ class TimeSync:
             return None
         ntp = self._ntp
         ntp.host = ip
-        ntp.timeout = timeout_ms / 1000
+        ntp.timeout = timeout_ms / 1000     # the socket's timeout: the longest this blocks
         try:
-            return int(ntp.time())
+            secs = int(ntp.time())
         except Exception as e:          # timeout, short or malformed answer, link down
             self.last_error = "%s: %s" % (self.servers[i], _err(e))
-            if not _is_ip(self.servers[i]):
-                self._ips[i] = None     # the name may point elsewhere now: look it up again
+            self._fails[i] += 1         # the name may point elsewhere now: see _resolve
             return None
+        self._fails[i] = 0
+        return secs
 
     def _judge(self, i, secs):
         """Decide on a well-formed answer from server i; True when the RTC was set."""

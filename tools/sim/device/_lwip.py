@@ -555,6 +555,7 @@ def dns_wait(host, lookup):
         except OSError as e:                              # "[addrinfo error N]"
             answered = "error -2]" in str(e)              # EAI_NONAME: the server said no
     if answered:
+        _say("DNS: %s answered" % host)
         _sleep_ms(rtt_us // 1000 or 1)
     else:
         wait = sum(DNS_WAIT_S) * dns_servers
