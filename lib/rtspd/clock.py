@@ -76,7 +76,7 @@ class WallClock:
         self._tm = tm           # the time module (tests give one that wraps or drifts)
         self.sec = None         # RTC second whose start is bracketed; None: unknown
         self.lo = self.tlo = self.hi = self.thi = 0     # bounds and the ticks they were seen
-        self.due = 0            # ticks from which tick() reads the RTC again
+        self.due = tm.ticks_ms()    # ticks from which tick() reads the RTC again
         self.rv = None          # the previous read: its value and the ticks before it
         self.rt = 0
         self.reads = 0          # RTC reads so far (tests)
@@ -84,15 +84,16 @@ class WallClock:
 
     def tick(self):
         tm = self._tm
-        if self.sec is None or tm.ticks_diff(tm.ticks_ms(), self.due) >= 0:
+        if tm.ticks_diff(tm.ticks_ms(), self.due) >= 0:
             self._read()
 
     def _read(self):
         tm = self._tm
         t0 = tm.ticks_ms()
         try:
-            v = tm.time()
-        except Exception:       # RTC unreadable (emulator without a board): keep ticking
+            v = int(tm.time())  # (a float on the unix port: tools/rtsp_serve.py)
+        except Exception:       # RTC unreadable (emulator without a board): keep ticking,
+            self.due = tm.ticks_add(t0, 1000)       # try again in a second
             return
         t1 = tm.ticks_ms()
         self.reads += 1
