@@ -29,6 +29,7 @@ def test_sender_reports_within_20_ms_of_the_camera_clock(tmp_path, transport):
     # sender reports go out at PLAY and every 5 s: 3 of them in 11 s
     with app(tmp_path, rtc="host") as (board, url):
         s = probe(url, "--transport", transport, "--duration", "11")
-    print("%s: %d sender reports, median offset %+.3f s" % (transport, s["sender_reports"], s["clock_offset_s"]))
+    print("%s: %d sender reports, median offset %+.3f s"
+          % (transport, s["sender_reports"], s["clock_offset_s"]))
     assert s["sender_reports"] >= 3, s
     assert abs(s["clock_offset_s"]) < 0.020, s
