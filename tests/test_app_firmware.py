@@ -21,15 +21,6 @@ from .ntpkit import HostileNtp
 # (lib/ipcam.py, lib/fbslots.py: rtspd's buffers in frame-buffer memory, no web server)
 SMALL_HEAP = [v for v in profiles.names() if tuple(map(int, v.split("."))) < (4, 5, 6)]
 STREAMING = profiles.names()
-# Known gap: on the 4.5.4 profile the emulated heap is already shredded when the app decides
-# (largest free run ~7 KB of ~250 KB free, against ~56 KB on 4.5.2) and the lean mode's
-# imports fail; not yet understood (the emulator's own Python modules share that heap)
-_LEAN_GAP = pytest.mark.xfail(reason="4.5.4: emulated small heap fragmented before the lean "
-                              "mode's imports", strict=False)
-
-
-def _fw_params(names):
-    return [pytest.param(v, marks=_LEAN_GAP) if v == "4.5.4" else v for v in names]
 TICKS_PERIOD = 1 << 30
 
 
@@ -50,7 +41,7 @@ def good_ntp():
 
 
 @pytest.mark.parametrize("mode", ["hardware_jpeg", "overlay"])
-@pytest.mark.parametrize("fw", _fw_params(STREAMING))
+@pytest.mark.parametrize("fw", STREAMING)
 def test_streams_on_every_firmware(tmp_path, fw, mode, good_ntp):
     changes = {"camera": {"mode": mode, "quality": 70}}
     with appkit.app(tmp_path, changes, firmware=fw, ntp_port=good_ntp.port) as (b, url):
@@ -120,11 +111,8 @@ def _wait_boot(b, n, timeout):
     return b.wait_for(lambda k, t: k == "boot" and t.startswith("#%d," % n), timeout=timeout)
 
 
-# not yet on the small-heap firmwares: there the emulated 280 KB heap is fragmented after the
-# wake path's start-up (holes of at most ~5 KB among 235 KB free) and the lean mode's imports
-# fail; the camera's heap is not shredded by the emulator's own Python modules
 @pytest.mark.long
-@pytest.mark.parametrize("fw", [v for v in STREAMING if v not in SMALL_HEAP])
+@pytest.mark.parametrize("fw", STREAMING)
 def test_deep_sleep_wake_and_a_hang_after_it_on_every_firmware(tmp_path, fw, good_ntp):
     # reset_cause() reads 4 from the wake on, whatever resets the board next: the wake is told
     # by the wake marker against the RTC, the hang by the crash state's "running" flag

@@ -28,9 +28,11 @@ CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", DEEPSLEEP_RESET: 
 TICKS_PERIOD = 1 << 30         # ticks_ms wraps here on the 32-bit camera
 RTC_LOST = 1356998400          # 2013-01-01 00:00:00 UTC: what the RTC reads after power loss
 HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap when the profile does not say
-# What the emulator's own modules take of the heap (they are C on the camera, Python here):
-# about 175 KB with every device module imported; the process gets this much on top.
-EMULATOR_HEAP = 192 * 1024
+# What the emulator's own modules need beside the app's heap (they are C on the camera, Python
+# here): about 100 KB of objects, spread with the holes importing them leaves over about 270 KB
+# (tools/sim/device/_heap.py keeps them all out of the app's piece); the process gets this much
+# on top, with room to spare (a shortfall is a MemoryError at boot, before boot.py).
+EMULATOR_HEAP = 512 * 1024
 # The app's own objects are larger here (64-bit unix port: 8-byte words, 16-byte GC blocks)
 # than on the camera (32-bit): the same imports plus the camera loop's servers in lean mode
 # (RtspServer with a 16 KB stage, WebServer without frame slots) hold 386,304 bytes on the
@@ -52,13 +54,30 @@ def fact(profile, name, default=None):
     return profile.get("facts", {}).get(name, {}).get("value", default)
 
 
-def heap_bytes(profile):
-    """The app's GC heap on this firmware: the sum of its regions (280 KB of DTCM alone up to
-    4.5.5, about 8.3 MB from 4.5.6), as one block here, scaled for the 64-bit port's larger
-    objects (HEAP_FACTOR_32), plus what the emulator itself uses."""
+def gc_blocks_bytes(region_bytes, block=16):
+    """What gc.mem_free() can ever show of a heap region: gc_init/gc_add give each region its
+    allocation table (2 bits a block), finaliser table (1 bit a block) and a gap byte, the
+    rest is blocks of 16 bytes on the 32-bit camera (32 on the 64-bit unix port).
+    source: py/gc.c gc_setup_area (MICROPY_ENABLE_FINALISER) in OpenMV's MicroPython fork"""
+    atb = (region_bytes - 1) * 8 // (8 + 8 * 4 // 8 + 8 * 4 * block)
+    return atb * 4 * block
+
+
+def app_heap_bytes(profile):
+    """The app's GC heap at boot on this firmware, as gc.mem_free() reads it: the blocks of its
+    regions (280 KB of DTCM alone up to 4.5.5, about 8.2 MB from 4.5.6), scaled for the 64-bit
+    port's larger objects (HEAP_FACTOR_32). The emulator gives the app exactly this much, in
+    one piece (tools/sim/device/_heap.py)."""
     regions = fact(profile, "gc_heap_regions") or [["SDRAM", HEAP_BYTES]]
-    total = sum(size for _, size in regions)
-    return total + int(min(total, CODE_HEAP) * (HEAP_FACTOR_32 - 1)) + EMULATOR_HEAP
+    total = sum(gc_blocks_bytes(size) for _, size in regions)
+    return total + int(min(total, CODE_HEAP) * (HEAP_FACTOR_32 - 1))
+
+
+def heap_bytes(profile):
+    """MicroPython's -X heapsize for this firmware: the frame-buffer pool, the app's heap and
+    the emulator's own modules, plus the unix port's GC tables (gc_setup_area, 32-byte blocks)."""
+    blocks = FB_POOL_BYTES + app_heap_bytes(profile) + EMULATOR_HEAP
+    return blocks * (8 + 4 + 8 * 4 * 32) // (8 * 4 * 32) + 4096
 
 
 @dataclass
@@ -269,6 +288,7 @@ class Board:
             "run_main": self._run_main,
             "run_boot": self.opt.run_boot_py,
             "native_fault": self.opt.native_fault,
+            "app_heap": app_heap_bytes(self.profile),
         }).encode()
 
     def _rtc_set(self, payload):
@@ -412,8 +432,8 @@ class Board:
             env["SIM_NTP_PORT"] = str(self.opt.ntp_port)
         env["SIM_LWIP"] = self.lwip_spec()
         env.update(self.opt.extra_env)
-        heap = heap_bytes(self.profile) + FB_POOL_BYTES   # frame buffers: outside the app's heap
-        cmd = [mpy.binary(), "-X", "heapsize=%d" % heap, str(mpy.DEVICE / "_sim_boot.py")]
+        cmd = [mpy.binary(), "-X", "heapsize=%d" % heap_bytes(self.profile),
+               str(mpy.DEVICE / "_sim_boot.py")]
         self.proc = subprocess.Popen(cmd, env=mpy.env([mpy.DEVICE], env), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._reader = threading.Thread(target=self._read_console, args=(self.proc,), daemon=True)

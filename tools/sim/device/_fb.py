@@ -1,7 +1,7 @@
 # Frame buffers and the capture path, shared by the emulated `csi` and `sensor` (one sensor).
 # On the camera, frame buffers live in a reserved SDRAM area outside the GC heap. Here that
-# area is one bytearray allocated once, at import: the emulator starts MicroPython with
-# heap = 8 MB + FB_POOL_BYTES, so the application still sees a camera-sized GC heap.
+# area is one bytearray allocated once, before the app's heap (_heap.carve): the emulator's
+# MicroPython heap has room for it beside the app's, which stays camera-sized.
 # Like the firmware, the pool is cut into equal buffers of width * height * 2 bytes (any
 # pixel format), three if they fit, else two, else one; each buffer gets image._HDR spare
 # bytes in front so it can go to the host as one bus request (to_jpeg).
@@ -20,8 +20,15 @@ import image
 from image import GRAYSCALE, RGB565, JPEG
 
 FB_POOL_BYTES = 6291456          # must equal tools/sim/camera.py FB_POOL_BYTES
-pool = bytearray(FB_POOL_BYTES)
-_pool = memoryview(pool)
+pool = None          # the pool, allocated by reserve() (_heap.carve: before the app's heap)
+_pool = None
+
+
+def reserve():
+    global pool, _pool
+    if pool is None:
+        pool = bytearray(FB_POOL_BYTES)
+        _pool = memoryview(pool)
 
 # Frame sizes by name. Their constant values differ between versions (4.8 added CUSTOM = 1,
 # which moved every later size up by one: source common/omv_csi.h omv_csi_framesize_t
@@ -80,6 +87,7 @@ def learn_sizes(ns):
 
 def check_pool():
     # The host sizes MicroPython's heap from its own constant: they must agree.
+    reserve()           # already done at boot; here for the device tests without _sim_boot
     host = image._info()[3]
     if host != FB_POOL_BYTES:
         raise RuntimeError("emulator: frame buffer pool %d != host's %d" % (FB_POOL_BYTES, host))

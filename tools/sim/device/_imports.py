@@ -62,6 +62,14 @@ def install():
     builtins.__import__ = _import
 
 
+def prebuild():
+    """Build every shadow now (at boot, outside the app's heap: _heap.py), not at the app's
+    first import of each."""
+    for name in list(_unbuilt):
+        _gated[name] = _shadow(name)
+    _unbuilt.clear()
+
+
 def _shadow(name):
     # A fresh module object (the empty _shadow.py, taken out of sys.modules again) with
     # exactly the firmware's names; the unix port's module if the profile lists none.

@@ -16,7 +16,8 @@ vfs.mount(vfs.VfsPosix(info["device_dir"]), "/.sim")
 sys.path[:] = ["", ".frozen", "/.sim"]
 import _profile
 import time         # starts the emulated ticks counter where the board says it is
-import _fb          # frame buffers sit outside the app's 8 MB, as on the camera: reserve them first
+import _heap
+_heap.carve(info["app_heap"])   # frame buffers, then the app's heap: before the rest of ours
 
 # 4.6+: /flash and /sdcard; 4.5: one drive at / (source: the profile's "layout")
 LAYOUT_SPLIT = _profile.top()["layout"] == "split"
@@ -111,6 +112,8 @@ def main():
         import _native_fault
         _native_fault.install()     # the app's native code faults (board option native_fault)
     import _repl
+    _heap.load(_imports)
+    _heap.release()         # the app's heap, in one piece, nothing of ours in it
     try:
         _repl.begin()       # from here Ctrl-C on the serial port interrupts the scripts
         ok = _run("boot.py") if info.get("run_boot", True) else True
