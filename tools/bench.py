@@ -263,6 +263,8 @@ def run_case(url, name, seconds, warmup):
         time.sleep(seconds)
         t1 = time.time()
         _next_answer(viewers[0], t1)
+        if viewers[0].error and "frames" not in viewers[0].missing:
+            _ask_once(url, viewers[0])         # how far capture got, on a connection of its own
         return measure(viewers, n - n_stuck, t0, t1)
     finally:
         for v in viewers:
@@ -277,6 +279,24 @@ def _next_answer(v, t1, limit=15.0):
         if any(t > t1 and k == v.ask[-1] for t, k, _ in v.answers):
             return
         time.sleep(0.05)
+
+
+def _ask_once(url, v):
+    """GET_PARAMETER frames on a new connection (the asking viewer's failed), into v.answers."""
+    try:
+        c = probe.Connection(probe.parse_url(url, USER, PASSWORD), TIMEOUT)
+    except probe.ProbeError:
+        return
+    try:
+        r = c.request("GET_PARAMETER", c.t.url, {"Content-Type": "text/parameters"},
+                      deadline=time.monotonic() + 30, body=b"frames\r\n")
+        k, _, val = r.body.decode("utf-8", "replace").partition(":")
+        if r.status == 200 and k.strip() == "frames":
+            v.answers.append((time.time(), "frames", float(val)))
+    except (probe.ProbeError, OSError, ValueError):
+        pass
+    finally:
+        c.close()
 
 
 def measure(viewers, healthy, t0, t1):
