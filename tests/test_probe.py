@@ -221,3 +221,25 @@ def test_keepalive_holds_a_session_longer_than_its_timeout(tmp_path):
     s = json.loads(r.stdout)
     assert r.returncode == 0 and s["ended_by_camera"] is False
     assert s["duration_s"] > 3.0 and s["frames"] >= 28
+
+
+def test_a_camera_that_stalls_in_the_middle_of_an_interleaved_packet():
+    # the probe waits at most a few seconds per read; a camera stalled mid-packet (lwIP's
+    # retries can hold it 10 s) must not cost the packet's header, or everything after it
+    # reads as garbage ("not an RTSP server")
+    from tools import probe
+    lst = socket.create_server((HOST, 0))
+    try:
+        conn = probe.Connection(probe.parse_url("rtsp://%s:%d/stream" % lst.getsockname()), 2)
+        cam, _ = lst.accept()
+        payload = bytes(range(16))
+        cam.sendall(b"$\x00\x00\x10" + payload[:8])
+        with pytest.raises(socket.timeout):
+            conn.read_item(time.monotonic() + 0.2)
+        cam.sendall(payload[8:] + b"$\x01\x00\x02ok")
+        assert conn.read_item(time.monotonic() + 2) == (0, payload)
+        assert conn.read_item(time.monotonic() + 2) == (1, b"ok")
+        cam.close()
+        conn.close()
+    finally:
+        lst.close()

@@ -222,8 +222,12 @@ class Connection:
         while not self.buf:
             self._fill(deadline)
         if self.buf[0] == 0x24:                       # '$' channel length
-            head = self._take(4, deadline)
-            return head[1], self._take(struct.unpack(">H", head[2:4])[0], deadline)
+            while len(self.buf) < 4:
+                self._fill(deadline)
+            # header and payload taken together: a timeout between them (a camera stalled
+            # mid-packet) must not lose the header and read the payload as the next item
+            packet = self._take(4 + struct.unpack_from(">H", self.buf, 2)[0], deadline)
+            return packet[1], packet[4:]
         return self._read_response(deadline)
 
     def _read_response(self, deadline):
