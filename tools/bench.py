@@ -98,6 +98,8 @@ class Camera:
             if line.startswith("rtsp://") and not self.url:
                 self.url = line.strip()
                 self._ready.set()
+            elif line.startswith("board: stopped") or "ended unexpectedly" in line:
+                self._ready.set()           # no need to wait for a camera that is gone
         self._ready.set()
 
     def stop(self):
