@@ -141,8 +141,10 @@ def test_full_server_answers_503(quick):
     try:
         assert cs[0].setup_tcp().status == 200
         assert cs[1].setup_tcp().status == 200
-        assert cs[2].setup_tcp().status == 503
+        assert cs[2].request("DESCRIBE").status == 503
+        assert rs.read_to_close(cs[2].sock, 3)[1] == "fin"   # then closed: its PCB is free
         cs[0].request("TEARDOWN")
+        cs[2] = rs.RtspClient(quick)
         assert cs[2].setup_tcp().status == 200      # a freed place can be taken again
     finally:
         for c in cs:

@@ -168,6 +168,8 @@ def _authorized(srv, conn, req):
 def _describe(srv, conn, req, kind):
     if kind != "agg":
         return conn.queue(response(404, req.cseq))
+    if srv.refuse_full(conn, req.cseq):     # a player asks for the stream: tell it now
+        return
     body = sdp(srv, req.uri)
     lines = ["Content-Type: application/sdp"]
     if req.uri.startswith("rtsp://") or req.uri.startswith("rtsps://"):
@@ -182,6 +184,8 @@ def _setup(srv, conn, req, s):
     if s is not None or conn.session is not None:
         # one track, one session per connection: a second SETUP changes nothing we support
         return conn.queue(response(459 if s is None else 455, cseq))
+    if srv.refuse_full(conn, cseq):         # no DESCRIBE first, or the last place went meanwhile
+        return
     t = parse_transport(req.get("transport"))
     if t is None:
         return conn.queue(response(461, cseq))

@@ -335,6 +335,25 @@ class RtspServer:
             except (OSError, ValueError, KeyError):
                 pass
 
+    def full(self):
+        """Every viewer place is taken: RTSP sessions and the guest's viewers (max_clients)."""
+        g = self.guest
+        return self.sessions_in_use() + (g.viewers if g is not None else 0) >= self.max_clients
+
+    def refuse_full(self, conn, cseq):
+        """A newcomer (no session on this connection) asking for the stream when the server
+        is full: 503, and the connection closes once the answer is out (see Conn.closing),
+        so that its TCP PCB (the camera has 5, TCP_PCBS) is there for the next one. True if
+        refused. Players show it: ffmpeg "method DESCRIBE failed: 503 Service Unavailable"."""
+        if conn.session is not None or not self.full():
+            return False
+        self._n["busy"] += 1
+        self._note("full (%d viewers): %s refused" % (self.max_clients, conn.ip))
+        conn.queue(response(503, cseq))
+        conn.closing = True
+        conn.rxn = 0            # what else it sent is read and dropped: see Conn.read
+        return True
+
     def sessions_in_use(self):
         """RTSP sessions set up or playing (the guest counts them against max_clients)."""
         n = 0
@@ -567,8 +586,7 @@ class RtspServer:
         return None
 
     def _new_session(self, conn, lower, ports):
-        g = self.guest
-        if g is not None and self.sessions_in_use() + g.viewers >= self.max_clients:
+        if self.full():
             return None, 503            # HTTP viewers take their share of max_clients
         for s in self._sessions:
             if s.id is None:
