@@ -95,6 +95,8 @@ class Camera:
         # the highest quality set_quality() gives: the configured one (capped as above)
         self.top = self.encode_quality
         self.current = self.top     # the quality frames are made with now
+        self.changed = -64          # self.frames when it last changed (frames taken before
+                                    # it may have the old one: lib/still_images.py)
         self._cam = None
         self._ready_fn = None       # sensor.get_frame_available, when the firmware has it
         self._period = 1000 // self.fps if self.fps else 0
@@ -285,39 +287,64 @@ class Camera:
                 self._log.error("camera: sensor reset failed: %s", e)
             return False
 
-    def encode(self, img):
+    def encode(self, img, quality=0):
         """The frame's JPEG as (buffer, length), without copying.
 
-        overlay mode: compresses the RGB565 frame in place first. The buffer is a view of
-        the frame buffer: valid until the next snapshot()."""
+        overlay mode: compresses the RGB565 frame in place first, at `quality` (a still's;
+        not capped: see streamable()) or else the stream's. The buffer is a view of the
+        frame buffer: valid until the next snapshot()."""
         if self.mode == "overlay":
+            q = quality or self.encode_quality
             if self._encode_fn == 0:
                 try:
-                    self._jpeg(img.to_jpeg)
+                    self._jpeg(img.to_jpeg, q)
                 except AttributeError:      # firmware before to_jpeg: compress() is in place
                     self._encode_fn = 1
-                    self._jpeg(img.compress)
+                    self._jpeg(img.compress, q)
             else:
-                self._jpeg(img.compress)
+                self._jpeg(img.compress, q)
         return img.bytearray(), img.size()
 
-    def _jpeg(self, fn):
+    def _jpeg(self, fn, q):
         if self._sub is None:
-            fn(quality=self.encode_quality)
+            fn(quality=q)
         else:
-            fn(quality=self.encode_quality, subsampling=self._sub)
+            fn(quality=q, subsampling=self._sub)
 
-    def set_quality(self, q):
-        """JPEG quality of the next frames (at most self.top), e.g. from lib/ratecontrol.
+    def streamable(self, q):
+        """Can RTP/JPEG carry a frame encoded at quality q? Not a 4:4:4 one: firmware without
+        a subsampling setting encodes overlay frames above 59 in 4:4:4 (a still saved to the
+        card may be: it is never sent over RTP)."""
+        return self.mode != "overlay" or self._sub is not None or q < 60
+
+    def buffers(self):
+        """The firmware's frame buffer count (csi framebuffers(), sensor get_framebuffers());
+        3, triple buffering, when it cannot say."""
+        try:
+            if self._cam is not None:
+                n = self._cam.framebuffers()
+            else:
+                n = self._sensor.get_framebuffers()
+            if _int(n) and 1 <= n <= 32:
+                return n
+        except Exception:       # absent on this firmware: assume the default
+            pass
+        return 3
+
+    def set_quality(self, q, ceiling=0):
+        """JPEG quality of the next frames (at most self.top, or `ceiling`: a still asks for
+        its own), e.g. from lib/ratecontrol. -> True when frames will have it.
         hardware_jpeg: the sensor's quantisation register (csi CSI.quality(q) on 4.8+,
         sensor.set_quality(q) before: an I2C write, frames already in the sensor's buffers
         keep the old one); overlay: to_jpeg's quality. Only a change reaches the sensor."""
-        q = self.top if q > self.top else 1 if q < 1 else q
+        top = ceiling or self.top
+        q = top if q > top else 1 if q < 1 else q
         if q == self.current:
-            return
+            return True
+        self.changed = self.frames
         if self.mode == "overlay":
             self.encode_quality = self.current = q
-            return
+            return True
         try:
             if self._cam is not None:
                 ok = self._cam.quality(q)
@@ -326,10 +353,13 @@ class Camera:
             if ok is False:         # the driver's I2C write failed
                 raise OSError("sensor did not take it")
             self.current = q
+            return True
         except Exception as e:      # refused (a sensor without the register): keep streaming
             if self._log:
                 self._log.warning("camera: quality %d refused: %r", q, e)
-            self.top = self.current     # never ask again
+            if not ceiling:
+                self.top = self.current     # never ask again
+            return False
 
     def close(self):
         """Power the sensor down (before deep sleep); errors are ignored."""

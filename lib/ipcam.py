@@ -153,7 +153,7 @@ class Camera:
             import overlay
             self.overlay = overlay.Overlay(cfg["overlay"], self.log, clock=self.time.local_time)
         self.stills = still_images.Stills(cfg["stills"], self.log, app.store,
-                                          synced=lambda: self.time.synced)
+                                          synced=lambda: self.time.synced, camera=self.cam)
         self.server = None
         self.web = None             # webd.WebServer when http.enabled
         self._watched = False       # someone (RTSP or HTTP) is watching
@@ -215,7 +215,7 @@ class Camera:
         self.server.on_event = self._on_event
         self.server.get_param = self._param
         if self.adapt.period:
-            self.server.on_frame_sent(self.adapt.sent)
+            self.server.on_frame_sent(self._sent)
         # a password the camera made up is shown on the console (the user has no other way
         # to learn it); one the user wrote into config.json is not repeated anywhere
         self._shown_password = password if source != "config" else "(as set in config.json)"
@@ -276,7 +276,8 @@ class Camera:
         srv = self.server
         web = self.web
         srv.poll(5 if self._watched else 20)
-        if self.adapt.q != self.cam.current:     # rtspd told adapt how the last frame went
+        # rtspd told adapt how the last frame went (not while a still has the sensor)
+        if self.adapt.q != self.cam.current and not self.stills.busy:
             self.cam.set_quality(self.adapt.q)
         if web is not None:
             web.tick()
@@ -301,19 +302,26 @@ class Camera:
         t = time.ticks_ms()
         if self.overlay is not None:
             self.overlay.draw(img)
-        buf, n = self.cam.encode(img)
-        if self.server.playing:
+        buf, n, ok = self.stills.encode(img, t)   # a still's frame: at stills.quality
+        # a still's frame RTP/JPEG cannot carry (4:4:4, too large) is not streamed
+        ok = ok and (n <= FRAME_MAX or not self.stills.large(t))
+        if ok and self.server.playing:
             try:
                 self.server.send_frame(buf, n, t)
             except ValueError as e:
                 if not self._bad_frame_logged:
                     self._bad_frame_logged = True
                     self.log.error("rtsp: frame cannot be streamed: %s", e)
-        if self.web is not None and self.web.wants_frame():
+        if ok and self.web is not None and self.web.wants_frame():
             self.web.send_frame(buf, n, t)
         self.stills.offer(buf, n)
         self._frames += 1
         self._rate[0] += 1
+
+    def _sent(self, gen, captured, size):
+        # rtspd: a frame is with its viewers. One made at a still's quality is larger on
+        # purpose: rate control takes its timing, not its size
+        self.adapt.sent(gen, captured, size, not self.stills.large(captured))
 
     def _tick(self):
         now = time.ticks_ms()

@@ -42,9 +42,10 @@ class RateControl:
         self._hold = 0          # frames still to ignore after a step down
         self.late = 0           # frames too large for their budget (counted for stats)
 
-    def sent(self, gen, captured, size):
+    def sent(self, gen, captured, size, judge=True):
         """rtspd: frame `gen`, captured at ticks `captured`, `size` bytes, is with every
-        viewer that took it."""
+        viewer that took it. judge False: a frame larger on purpose (a still's quality,
+        lib/still_images.py): its completion counts, its size does not."""
         if self.period == 0 or gen == self._gen:
             return              # fixed quality, or the same frame again (a late joiner)
         self._gen = gen
@@ -53,6 +54,8 @@ class RateControl:
         busy = time.ticks_diff(now, start)
         self._done = now
         self._seen = now
+        if not judge:
+            return
         if self._hold:
             self._hold -= 1
             return

@@ -1,6 +1,7 @@
 # stills: when a still is taken (interval, wake, request), what it is called and where it
 # goes (real files through the real storage.Storage in a temporary folder), that the
-# streamed JPEG bytes are saved unchanged, and that failing storage never raises.
+# streamed JPEG bytes are saved unchanged, and that failing storage never raises; then, with
+# the real capture.Camera, that a still has stills.quality whatever the stream's is.
 import time
 import appconfig
 import storage
@@ -233,3 +234,298 @@ def test_request_and_interval_after_a_week_without_stills():
         ticks2.t += 7 * 86400 * 1000          # ... but no frame came for a week
         assert s2.due() and s2.offer(jpeg(300, 3), 300)
         assert not s2.due()
+
+
+# ---------------------------------------------------------------- stills at stills.quality
+# The real capture.Camera on a fake sensor whose register reaches the frames late: a frame
+# has the quality set `lag` frames before it (the frames in the firmware's buffers and one in
+# the sensor: the worst case lib/still_images.py assumes). Each frame's first byte after SOI
+# is the quality it was made with.
+import capture
+
+JPEG_FMT, RGB_FMT, HD = 0x06060000, 0x0C030002, 34
+SUB_422 = 0x21
+
+
+class Frame:
+    def __init__(self, encodes):
+        self.buf = bytearray(64)
+        self.n = 0
+        self.encodes = encodes      # overlay: (quality, subsampling) of every to_jpeg
+
+    def made(self, q):
+        self.buf[0:3] = bytes((0xFF, 0xD8, q))
+        self.n = 40
+
+    def to_jpeg(self, quality=90, subsampling=0, copy=False):
+        self.encodes.append((quality, subsampling))
+        self.made(quality)
+        return self
+
+    def bytearray(self):
+        return self.buf
+
+    def size(self):
+        return self.n
+
+
+class LagCsi:
+    """csi module: JPEG frames every `period` ms of the fake ticks, `buffers` frame buffers, the
+    quality register taken `lag` frames late; refuse: quality() answers False."""
+    JPEG, RGB565, HD = JPEG_FMT, RGB_FMT, HD
+
+    def __init__(self, ticks, buffers=3, lag=None, period=33):
+        self.ticks = ticks
+        self.period = period
+        self.reg = 90
+        self.writes = []
+        self.refuse = False
+        self.pipe = []              # qualities of the frames in flight
+        self.lag = buffers if lag is None else lag
+        self.encodes = []
+        self.frames = [Frame(self.encodes) for _ in range(buffers)]
+        self.i = 0
+        self.taken = ticks.t // period
+        mod = self
+
+        class CSI:
+            def __init__(self, **kw):
+                pass
+
+            def reset(self, hard=True):
+                pass
+
+            def pixformat(self, f):
+                mod.fmt = f
+
+            def framesize(self, f):
+                pass
+
+            def quality(self, q):
+                if mod.refuse:
+                    return False
+                mod.reg = q
+                mod.writes.append(q)
+                return True
+
+            def framebuffers(self, n=None):
+                return buffers
+
+            def snapshot(self, time=-1, frames=-1, blocking=True, image=None):
+                if time != -1:
+                    return None
+                return mod.grab()
+
+            def width(self):
+                return 1280
+
+            def height(self):
+                return 720
+        self.CSI = CSI
+
+    def grab(self):
+        k = self.ticks.t // self.period
+        if k <= self.taken:
+            return None
+        self.taken = k
+        self.pipe.append(self.reg)
+        q = self.pipe.pop(0) if len(self.pipe) > self.lag else self.pipe[0]
+        img = self.frames[self.i]
+        self.i = (self.i + 1) % len(self.frames)
+        if self.fmt == JPEG_FMT:
+            img.made(q)
+        else:
+            img.n = 0               # RGB565: to_jpeg makes it
+        return img
+
+
+class Img422:
+    JPEG_SUBSAMPLING_422 = SUB_422
+    JPEG_SUBSAMPLING_420 = 0x22
+
+
+class ImgOld:                       # 4.5.0-4.5.3: no subsampling setting
+    pass
+
+
+def still_rig(cam_cfg, stills_cfg, buffers=3, lag=None, image=None, period=33):
+    ticks = Ticks(10000)
+    csi = LagCsi(ticks, buffers, lag, period)
+    log = Log()
+    cam = capture.Camera(cam_cfg, log, csi=csi, sensor=False, image=image or Img422(),
+                         omv=False, ticks_ms=ticks)
+    cam.start()
+    st = FakeStorage()
+    clock = Clock()
+    s = still_images.Stills(stills_cfg, log, st, synced=lambda: clock.synced,
+                            rtc_now=lambda: clock.now, ticks_ms=ticks, camera=cam)
+    return cam, csi, s, st, ticks, log
+
+
+def loop(cam, s, ticks, adapt_q, ms, sent):
+    """ipcam's camera loop: the adaptive quality (unless a still has the sensor), a frame
+    each pass, streamed when it can be, offered to stills. sent: (quality, streamed, large)
+    per frame. -> the pass (frame count) the still was saved at, or None."""
+    end = ticks.t + ms
+    saved = None
+    while ticks.t < end:
+        if adapt_q != cam.current and not s.busy:
+            cam.set_quality(adapt_q)
+        img = cam.snapshot()
+        if img is not None:
+            t = ticks()
+            buf, n, ok = s.encode(img, t)
+            sent.append((buf[2], ok, s.large(t)))
+            if s.offer(buf, n) and saved is None:
+                saved = len(sent)
+        ticks.t += 5
+    return saved
+
+
+def saved_quality(st):
+    assert len(st.files) == 1, st.files
+    return list(st.files.values())[0][2]
+
+
+def test_hardware_jpeg_still_at_stills_quality_while_the_stream_runs_lower():
+    for buffers in (2, 3, 4):
+        cam, csi, s, st, ticks, log = still_rig({"quality": 80}, {"quality": 90}, buffers)
+        sent = []
+        loop(cam, s, ticks, 40, 500, sent)          # rate control has the stream at 40
+        assert sent[-1][0] == 40 and not st.files
+        s.request()
+        before = len(sent)
+        at = loop(cam, s, ticks, 40, 1000, sent)
+        assert saved_quality(st) == 90, (buffers, sent[before:])   # above camera.quality too
+        # the frames in flight passed, the first at 90 was kept: nothing waited longer
+        # (the frame in hand at the request, `buffers` in flight, the still)
+        assert at - before <= buffers + 2, (buffers, at - before)
+        assert all(ok for q, ok, large in sent)                    # the stream never stopped
+        # back to the adaptive quality; every frame at 90 is flagged for rate control,
+        # none of the stream's own before or after
+        assert cam.current == 40 and sent[-1][0] == 40 and not s.busy
+        assert all(large for q, ok, large in sent if q == 90)
+        assert not any(large for q, ok, large in sent[:before])
+        assert not sent[-1][2]
+        assert csi.writes[-2:] == [90, 40] and "stills:" not in log.text()
+
+
+def test_still_at_the_quality_in_use_is_the_frame_in_hand():
+    # target_fps 0 and stills.quality == camera.quality: as before, the next frame is saved
+    cam, csi, s, st, ticks, log = still_rig({"quality": 80}, {"quality": 80})
+    sent = []
+    loop(cam, s, ticks, 80, 300, sent)
+    s.request()
+    n = len(sent)
+    assert loop(cam, s, ticks, 80, 300, sent) == n + 1
+    assert saved_quality(st) == 80 and csi.writes == [80]          # no register write
+    assert not any(large for q, ok, large in sent)
+
+
+def test_quality_changed_just_before_waits_for_its_frames():
+    # the stream climbed to the still's quality one frame ago: its frames are still in flight
+    cam, csi, s, st, ticks, log = still_rig({"quality": 90}, {"quality": 90})
+    sent = []
+    loop(cam, s, ticks, 50, 400, sent)
+    cam.set_quality(90)
+    ticks.t += 33
+    img = cam.snapshot()
+    s.encode(img, ticks())
+    s.request()
+    loop(cam, s, ticks, 90, 500, sent)
+    assert saved_quality(st) == 90, sent
+
+
+def test_frames_too_slow_for_the_switch_save_after_a_second_and_say_so():
+    # a sensor at 2.5 fps (long exposure in the dark): the frames in flight take 1.2 s
+    cam, csi, s, st, ticks, log = still_rig({"quality": 80}, {"quality": 90}, period=400)
+    sent = []
+    loop(cam, s, ticks, 40, 1300, sent)
+    s.request()
+    t0 = ticks.t
+    n = len(sent)
+    at = loop(cam, s, ticks, 40, 3000, sent)
+    # the switch at the first frame, two let pass, the third after it is 1.2 s late
+    assert at == n + 4, (at, n)
+    assert 1000 <= ticks.t - t0 <= 3000
+    assert len(st.files) == 1 and not s.busy and cam.current == 40
+    assert "no frame at quality 90 after 1000 ms" in log.text()
+
+
+def test_a_sensor_that_refuses_the_still_quality_saves_the_stream_frame():
+    cam, csi, s, st, ticks, log = still_rig({"quality": 80}, {"quality": 90})
+    sent = []
+    loop(cam, s, ticks, 80, 300, sent)
+    csi.refuse = True
+    s.request()
+    n = len(sent)
+    assert loop(cam, s, ticks, 80, 300, sent) == n + 1
+    assert saved_quality(st) == 80 and "quality 90 refused" in log.text()
+    assert cam.top == 80 and not s.busy            # the stream's adaptation is unharmed
+
+
+def test_overlay_still_is_encoded_at_stills_quality_and_streamed():
+    cam, csi, s, st, ticks, log = still_rig({"mode": "overlay", "quality": 80}, {"quality": 95})
+    sent = []
+    loop(cam, s, ticks, 45, 300, sent)
+    s.request()
+    n = len(sent)
+    assert loop(cam, s, ticks, 45, 300, sent) == n + 1             # this very frame
+    assert saved_quality(st) == 95
+    assert [e for e in csi.encodes if e[0] == 95] == [(95, SUB_422)]    # never AUTO
+    assert sent[n] == (95, True, True)                              # streamed, not judged
+    assert [q for q, ok, large in sent[n + 1:]] == [45] * (len(sent) - n - 1)
+    assert not any(large for q, ok, large in sent[n + 1:])
+
+
+def test_overlay_still_without_subsampling_is_444_and_not_streamed():
+    # 4.5.0-4.5.3: the stream stays within the 4:4:4 cap (59); the still on the card need not
+    cam, csi, s, st, ticks, log = still_rig({"mode": "overlay", "quality": 80}, {"quality": 90},
+                                            image=ImgOld())
+    assert cam.top == 59
+    sent = []
+    loop(cam, s, ticks, 59, 300, sent)
+    s.request()
+    n = len(sent)
+    loop(cam, s, ticks, 59, 300, sent)
+    assert saved_quality(st) == 90
+    assert sent[n][:2] == (90, False) and all(ok for q, ok, large in sent[n + 1:])
+    assert max(q for q, ok, large in sent if ok) == 59
+
+
+def test_large_allocates_nothing():
+    import gc
+    import micropython
+    cam, csi, s, st, ticks, log = still_rig({"quality": 80}, {"quality": 90})
+    sent = []
+    loop(cam, s, ticks, 40, 200, sent)
+    s.request()
+    loop(cam, s, ticks, 40, 500, sent)
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        n = 0
+        for k in range(200):
+            if s.large(ticks.t - 600 + k * 3):
+                n += 1
+    finally:
+        micropython.heap_unlock()
+    assert 0 < n < 200
+
+
+def test_rate_control_takes_a_stills_frame_by_its_timing_not_its_size():
+    import ratecontrol
+    ticks = Ticks(10000)
+    rc = ratecontrol.RateControl(80, 30, 10, ticks_ms=ticks)
+    rc.q = 45
+    gen = 0
+    for size, judge in ((30000, True), (30000, True), (150000, False), (30000, True)):
+        gen += 1
+        cap = ticks.t
+        ticks.t += 95 if judge else 300     # 30 KB in 95 ms: just right for 10 fps; the
+        rc.sent(gen, cap, size, judge)      # still's frame is 5x as large and slow
+    assert rc.q == 45 and rc.late == 0
+    cap = ticks.t
+    ticks.t += 300
+    rc.sent(gen + 1, cap, 150000)
+    assert rc.q < 45 and rc.late == 1       # the same frame judged: down
