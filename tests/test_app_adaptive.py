@@ -56,8 +56,9 @@ def test_a_slow_link_gets_smaller_frames_at_the_target_rate(tmp_path):
     assert 30 <= s.quality < 70, s
     assert s.fps >= 8.0, s                  # near the 10 fps target (5 fps at quality 80)
     assert s.avg_frame_kb * s.fps * 1024 <= LINK    # and never more than the link carries
-    # what the frames' tables say is the setting (the emulator's encoder is IJG's)
-    assert s.quality_tables[0] <= s.quality <= s.quality_tables[1] + 2, s
+    # what the frames' tables say is the setting (the emulator's encoder is IJG's); the setting
+    # is asked after the last frame, and a step down (at most 10) may come between the two
+    assert s.quality_tables[0] - 10 <= s.quality <= s.quality_tables[1] + 2, s
     assert status["quality"] < 80
     assert back == 80
 
