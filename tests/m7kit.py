@@ -28,6 +28,9 @@ CANNOT_RUN = {
     "mp_test_rtspd_alloc": {"*": NO_NET},
     "mp_test_sim_socket": {"*": NO_NET},
     "mp_test_sim_lwip": {"*": NO_NET},
+    "mp_test_clock_ntp": dict.fromkeys([
+        "test_silent_server_on_real_sockets_each_poll_returns_at_once",
+        "test_answering_server_on_real_sockets_sets_the_rtc"], NO_NET),
     "mp_test_config": dict.fromkeys([
         "test_configured_password_wins", "test_generated_password_is_saved_reused_and_never_logged",
         "test_missing_file", "test_missing_wifi", "test_not_json", "test_out_of_range_and_bad_choice",

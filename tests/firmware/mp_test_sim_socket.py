@@ -62,6 +62,26 @@ def test_nonblocking_keeps_eagain():
     a.close()
 
 
+def test_nonblocking_udp_readinto_gives_none_then_the_datagram():
+    # modlwip lwip_socket_read -> lwip_raw_udp_receive: EAGAIN at once without a datagram,
+    # which py/stream.c stream_readinto turns into None (lib/timesync.py waits on this)
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.bind(("127.0.0.1", 28336))
+    a.setblocking(False)
+    buf = bytearray(48)
+    assert a.readinto(buf) is None
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b.sendto(bytes(range(48)), ("127.0.0.1", 28336))
+    n = None
+    for _ in range(1000):
+        n = a.readinto(buf)
+        if n is not None:
+            break
+    assert n == 48 and buf == bytes(range(48))
+    a.close()
+    b.close()
+
+
 def test_poll_returns_our_socket_object():
     srv, port = _listener()
     c = socket.socket()

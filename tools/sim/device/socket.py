@@ -42,6 +42,15 @@ def _port_map():
 
 
 _ports = _port_map()
+# The emulator may send the camera's NTP requests (to port 123) to another host port
+# (SIM_NTP_PORT: tools/sim/board.py Options.ntp_port), for the app's own NTP client as for
+# the emulated ntptime.
+def _env_port(name):
+    import os   # a statement: a bare __import__("os") call reaches the app's (firmware's) os
+    return int(os.getenv(name) or 0)
+
+
+_ntp_port = _env_port("SIM_NTP_PORT")
 
 
 def _sockaddr(addr):
@@ -191,6 +200,8 @@ class socket(_io.IOBase):
     def sendto(self, buf, addr):
         self._check()
         try:
+            if addr[1] == 123 and _ntp_port:
+                addr = (addr[0], _ntp_port)
             return self._s.sendto(buf, _sockaddr(addr))
         except OSError as e:
             raise self._translate(e)
