@@ -264,9 +264,9 @@ def run_case(url, name, seconds, warmup):
             v.stuck.set()
         time.sleep(seconds)
         t1 = time.time()
-        _next_answer(viewers[0], t1)
-        if viewers[0].error and "frames" not in viewers[0].missing:
-            _ask_once(url, viewers[0])         # how far capture got, on a connection of its own
+        v = viewers[0]
+        if not _next_answer(v, t1) and not v.missing:
+            _ask_once(url, v)          # the loop's longest pass, capture: on a new connection
         return measure(viewers, n - n_stuck, t0, t1)
     finally:
         for v in viewers:
@@ -279,22 +279,24 @@ def _next_answer(v, t1, limit=15.0):
     end = time.monotonic() + limit
     while v.is_alive() and time.monotonic() < end and v.ask:
         if any(t > t1 and k == v.ask[-1] for t, k, _ in v.answers):
-            return
+            return True
         time.sleep(0.05)
+    return False
 
 
 def _ask_once(url, v):
-    """GET_PARAMETER frames on a new connection (the asking viewer's failed), into v.answers."""
+    """GET_PARAMETER loop_max_ms and frames on a new connection (the asking viewer failed or
+    waits), into v.answers."""
     try:
         c = probe.Connection(probe.parse_url(url, USER, PASSWORD), TIMEOUT)
     except probe.ProbeError:
         return
     try:
         r = c.request("GET_PARAMETER", c.t.url, {"Content-Type": "text/parameters"},
-                      deadline=time.monotonic() + 30, body=b"frames\r\n")
-        k, _, val = r.body.decode("utf-8", "replace").partition(":")
-        if r.status == 200 and k.strip() == "frames":
-            v.answers.append((time.time(), "frames", float(val)))
+                      deadline=time.monotonic() + 30, body=b"loop_max_ms\r\nframes\r\n")
+        for line in r.body.decode("utf-8", "replace").splitlines() if r.status == 200 else ():
+            k, _, val = line.partition(":")
+            v.answers.append((time.time(), k.strip(), float(val)))
     except (probe.ProbeError, OSError, ValueError):
         pass
     finally:
@@ -313,8 +315,8 @@ def measure(viewers, healthy, t0, t1):
     ans = {k: [(t, v) for t, kk, v in ctl.answers if kk == k] for k in ASK}
     loop = _window(ans["loop_max_ms"], t0 + ASK_S, t1)
     quality = [v for t, v in ans["quality"] if t0 <= t <= t1]
-    got = [(t, v) for t, v in ans["frames"] if t >= t0]
-    got = got[:1] + [a for a in got if a[0] >= t1][:1]
+    # frames captured from the last count before t0 to the first after t1
+    got = [a for a in ans["frames"] if a[0] <= t0][-1:] + [a for a in ans["frames"] if a[0] >= t1][:1]
     sizes = [n for f in frames[:healthy] for _, _, n in f]
     return {
         "fps": [len(f) / span for f in frames],
