@@ -438,6 +438,129 @@ def wait_param(server, key, want, timeout=5.0):
         time.sleep(0.05)
 
 
+def read_to_close(sock, timeout=3.0):
+    """Read until the server ends the connection: (bytes received, how) with how "fin" (a
+    clean close), "reset" or "timeout" (still open after `timeout` seconds)."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got, "timeout"
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return got, "timeout"
+        except ConnectionResetError:
+            return got, "reset"
+        if not chunk:
+            return got, "fin"
+        got += chunk
+
+
+class Target:
+    """Where a server listens, for RtspClient/Viewer when there is no ServerHandle (the app
+    on the emulator: appkit gives its URL)."""
+
+    def __init__(self, url, port):
+        self._url = url
+        self.port = port
+
+    def url(self):
+        return self._url
+
+
+class Viewer(threading.Thread):
+    """A raw RTSP viewer in a thread (TCP interleaved or UDP), recording when each frame's
+    last packet arrived; `stop_reading` makes it keep the connection and read nothing."""
+
+    def __init__(self, server, transport="tcp", rcvbuf=None):
+        super().__init__(daemon=True)
+        self.c = RtspClient(server, timeout=10)
+        if rcvbuf:      # a small window: a viewer that stops reading stops taking at once
+            self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.transport = transport
+        self.udp = None
+        self.times = []
+        self.stop_reading = threading.Event()
+        self.done = threading.Event()
+        self.error = None
+        self.setup_status = None
+        self.transport_reply = ""
+
+    def setup(self):
+        """DESCRIBE, SETUP and (if that gave 200) PLAY; the SETUP's status."""
+        if self.transport == "udp":
+            self.udp = udp_pair()
+            r = self.c.setup_udp(self.udp[0])
+        else:
+            r = self.c.setup_tcp()
+        self.setup_status = r.status
+        self.transport_reply = r.get("transport", "")
+        if r.status != 200:
+            return r.status
+        assert self.c.play().status == 200
+        return 200
+
+    def run(self):
+        # little work per packet: these threads share the GIL with the emulator's host side
+        try:
+            while not self.done.is_set():
+                if self.stop_reading.is_set():
+                    time.sleep(0.02)
+                    continue
+                if self.udp:
+                    self.udp[0].settimeout(0.5)
+                    try:
+                        data = self.udp[0].recv(2000)
+                    except socket.timeout:
+                        continue
+                    if data[1] & 0x80:              # RTP marker: a frame's last packet
+                        self.times.append(time.monotonic())
+                    continue
+                for ch, data in self.c.read_packets(1, 3):
+                    if ch == 0 and data[1] & 0x80:
+                        self.times.append(time.monotonic())
+        except Exception as e:      # reported by the test through .error
+            if not self.done.is_set():
+                self.error = e
+
+    def frames_between(self, t0, t1):
+        return sum(1 for t in self.times if t0 <= t < t1)
+
+    def fps(self, t0, t1):
+        return self.frames_between(t0, t1) / (t1 - t0)
+
+    def longest_gap(self, t0, t1):
+        ts = [t0] + [t for t in self.times if t0 <= t < t1] + [t1]
+        return max(b - a for a, b in zip(ts, ts[1:]))
+
+    def close(self):
+        self.done.set()
+        self.c.close()
+        for s in self.udp or ():
+            s.close()
+        if self.ident is not None:
+            self.join(3)
+
+
+def play(server, n, transport="tcp"):
+    """n Viewers playing (SETUP 200 asserted), their threads started."""
+    vs = []
+    try:
+        for _ in range(n):
+            v = Viewer(server, transport)
+            vs.append(v)
+            assert v.setup() == 200, v.setup_status
+            v.start()
+    except BaseException:
+        for v in vs:
+            v.close()
+        raise
+    return vs
+
+
 def udp_pair():
     """Two bound UDP sockets on consecutive ports (RTP even, RTCP odd)."""
     for _ in range(50):

@@ -4,7 +4,6 @@ by every socket, 5 TCP PCBs, 3 UDP PCBs for the app. A write that finds no packe
 blocks the whole loop in modlwip's 50 ms retries; --net-trace prints each such wait."""
 import socket
 import struct
-import threading
 import time
 
 import pytest
@@ -19,97 +18,13 @@ def _changes(**rtsp):
     return {"rtsp": r, "http": {"enabled": False}}
 
 
-class _Target:
-    def __init__(self, url, port):
-        self._url = url
-        self.port = port
-
-    def url(self):
-        return self._url
-
-
-class Viewer(threading.Thread):
-    """A raw RTSP/TCP viewer recording when each frame's last packet arrived; `stop_reading`
-    makes it keep the connection and read nothing."""
-
-    def __init__(self, url, port, transport="tcp", rcvbuf=None):
-        super().__init__(daemon=True)
-        self.c = rs.RtspClient(_Target(url, port), timeout=10)
-        if rcvbuf:      # a small window: a viewer that stops reading stops taking at once
-            self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.transport = transport
-        self.udp = None
-        self.times = []
-        self.stop_reading = threading.Event()
-        self.done = threading.Event()
-        self.error = None
-        self.setup_status = None
-        self.transport_reply = ""
-
-    def setup(self):
-        if self.transport == "udp":
-            self.udp = rs.udp_pair()
-            r = self.c.setup_udp(self.udp[0])
-        else:
-            r = self.c.setup_tcp()
-        self.setup_status = r.status
-        self.transport_reply = r.get("transport", "")
-        if r.status != 200:
-            return r.status
-        assert self.c.play().status == 200
-        return 200
-
-    def run(self):
-        try:
-            while not self.done.is_set():
-                if self.stop_reading.is_set():
-                    time.sleep(0.02)
-                    continue
-                if self.udp:
-                    self.udp[0].settimeout(0.5)
-                    try:
-                        data = self.udp[0].recv(2000)
-                    except socket.timeout:
-                        continue
-                    if data[1] & 0x80:
-                        self.times.append(time.monotonic())
-                    continue
-                for ch, data in self.c.read_packets(1, 3):
-                    if ch == 0 and data[1] & 0x80:      # RTP marker: a frame's last packet
-                        self.times.append(time.monotonic())
-        except Exception as e:      # reported through .error
-            if not self.done.is_set():
-                self.error = e
-
-    def fps(self, t0, t1):
-        return sum(1 for t in self.times if t0 <= t < t1) / (t1 - t0)
-
-    def longest_gap(self, t0, t1):
-        ts = [t0] + [t for t in self.times if t0 <= t < t1] + [t1]
-        return max(b - a for a, b in zip(ts, ts[1:]))
-
-    def close(self):
-        self.done.set()
-        self.c.close()
-        for s in self.udp or ():
-            s.close()
-        if self.ident is not None:
-            self.join(3)
-
-
 def _waits(board, start=0):
     """The model's reports of writes that waited for packet memory (the loop was blocked)."""
     return [ln for ln in board.console[start:] if "lwip: write:" in ln]
 
 
 def _play(url, port, n, transport="tcp"):
-    vs = []
-    for _ in range(n):
-        v = Viewer(url, port, transport)
-        assert v.setup() == 200
-        v.start()
-        vs.append(v)
-    return vs
+    return rs.play(rs.Target(url, port), n, transport)
 
 
 def _measure(tmp_path, n, seconds=4.0):
@@ -177,7 +92,7 @@ def test_two_viewers_that_stop_reading_do_not_freeze_a_third(frames):
     stuck = []
     try:
         for _ in range(2):
-            v = Viewer(url, srv.port, rcvbuf=8192)
+            v = rs.Viewer(srv, rcvbuf=8192)
             assert v.setup() == 200
             v.start()
             stuck.append(v)
@@ -203,7 +118,7 @@ def test_udp_without_a_socket_left_gets_461_and_the_player_falls_back_to_tcp(tmp
     with appkit.app(tmp_path, _changes(), net_model=True) as (b, url):
         port = b.opt.rtsp_port
         first = _play(url, port, 1, "udp")[0]
-        second = Viewer(url, port, "udp")
+        second = rs.Viewer(rs.Target(url, port), "udp")
         try:
             assert second.setup() == 461, second.setup_status
             r = second.c.request("SETUP", url + "/trackID=0",
@@ -234,7 +149,7 @@ def test_max_clients_is_clamped_to_the_camera_s_tcp_connections(tmp_path):
 @pytest.mark.long
 def test_a_udp_viewer_whose_receiver_reports_stop_is_ended_after_20_s(frames):
     srv = rs.start_server(frames[0], auth="none", max_clients=4)
-    v = Viewer(srv.url(), srv.port, "udp")
+    v = rs.Viewer(srv, "udp")
     try:
         assert v.setup() == 200
         sport = int(v.transport_reply.split("server_port=")[1].split("-")[0])
@@ -286,7 +201,7 @@ def test_two_viewers_that_stop_reading_with_the_network_model(tmp_path):
         stuck = []
         try:
             for _ in range(2):
-                v = Viewer(url, port, rcvbuf=4096)
+                v = rs.Viewer(rs.Target(url, port), rcvbuf=4096)
                 assert v.setup() == 200
                 v.start()
                 stuck.append(v)

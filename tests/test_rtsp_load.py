@@ -17,78 +17,15 @@ def frames(tmp_path_factory):
     return d, rs.make_frames(d, n=4, quality=60, noise=3)      # about 60 KB each
 
 
-class Viewer(threading.Thread):
-    """A raw RTSP viewer in a thread, recording when each complete frame arrived."""
-
-    def __init__(self, server, transport, rcvbuf=None):
-        super().__init__(daemon=True)
-        self.server = server
-        self.transport = transport
-        self.c = rs.RtspClient(server, timeout=10)
-        if rcvbuf:
-            self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.udp = None
-        self.times = []
-        self.stop_reading = threading.Event()
-        self.done = threading.Event()
-        self.error = None
-
-    def setup(self):
-        if self.transport == "udp":
-            self.udp = rs.udp_pair()
-            r = self.c.setup_udp(self.udp[0])
-        else:
-            r = self.c.setup_tcp()
-        assert r.status == 200, r
-        assert self.c.play().status == 200
-
-    def run(self):
-        asm = rs.FrameAssembler()
-        try:
-            while not self.done.is_set():
-                if self.stop_reading.is_set():
-                    time.sleep(0.02)
-                    continue
-                if self.udp:
-                    self.udp[0].settimeout(0.5)
-                    try:
-                        data = self.udp[0].recv(2000)
-                    except socket.timeout:
-                        continue
-                    pkt = rs.RtpPacket(data)
-                else:
-                    ch, data = self.c.read_packets(1, 2)[0]
-                    if ch != 0:
-                        continue
-                    pkt = rs.RtpPacket(data)
-                n = len(asm.frames)
-                asm.add(pkt)
-                if len(asm.frames) > n:
-                    self.times.append(time.monotonic())
-        except Exception as e:      # reported by the test through .error
-            self.error = e
-
-    def frames_between(self, t0, t1):
-        return sum(1 for t in self.times if t0 <= t < t1)
-
-    def close(self):
-        self.done.set()
-        self.c.close()
-        if self.udp:
-            for s in self.udp:
-                s.close()
-        self.join(3)
-
-
 def test_four_viewers_and_a_stalled_one_does_not_slow_the_others(frames):
     srv = rs.start_server(frames[0], auth="none", max_clients=4, stall_ms=3000)
     viewers = []
     try:
-        healthy = [Viewer(srv, t) for t in ("tcp", "udp", "udp")]
-        stalled = Viewer(srv, "tcp", rcvbuf=16384)
+        healthy = [rs.Viewer(srv, t) for t in ("tcp", "udp", "udp")]
+        stalled = rs.Viewer(srv, "tcp", rcvbuf=16384)
         viewers = healthy + [stalled]
         for v in viewers:
-            v.setup()
+            assert v.setup() == 200
             v.start()
         time.sleep(1.0)
         t0 = time.monotonic()
@@ -120,12 +57,12 @@ def test_viewers_far_behind_are_cut_and_their_tcp_stream_stays_well_framed(frame
     # furthest behind is cut mid-frame (its partly sent packet is completed first), and takes
     # no new frame until its socket drains
     srv = rs.start_server(frames[0], auth="none", max_clients=4, lag_ms=300, stall_ms=8000)
-    fast = Viewer(srv, "tcp")
-    slow = [Viewer(srv, "tcp") for _ in range(2)]
+    fast = rs.Viewer(srv, "tcp")
+    slow = [rs.Viewer(srv, "tcp") for _ in range(2)]
     viewers = [fast] + slow
     try:
         for v in viewers:
-            v.setup()
+            assert v.setup() == 200
             v.start()
         time.sleep(1.0)
         slow[0].stop_reading.set()          # stuck on one frame (once the buffers are full)...
@@ -184,8 +121,8 @@ def statuses(reply):
 def watched(frames):
     """A server with a TCP viewer that keeps receiving while the tests attack it."""
     srv = rs.start_server(frames[0], auth="none", max_clients=2, idle_ms=1500)
-    v = Viewer(srv, "tcp")
-    v.setup()
+    v = rs.Viewer(srv, "tcp")
+    assert v.setup() == 200
     v.start()
     yield srv, v
     v.close()
