@@ -236,8 +236,9 @@ class Camera:
             return
         from webd import WebServer
         fps = self.cam.fps or 30
+        # max_viewers: rtspd's max_clients, clamped to what the camera's TCP connections hold
         self.web = WebServer(self.server, port=h["port"], auth=r["auth"], user=r["user"],
-                             password=password, max_viewers=r["max_clients"],
+                             password=password, max_viewers=self.server.max_clients,
                              frame_max=self.server.frame_max, slots=h["frame_slots"],
                              frame_ms=1000 // fps + 1, store=self.app.store, log=self.log)
         self.web.on_event = self._on_event
