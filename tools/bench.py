@@ -58,9 +58,9 @@ def camera_config(target_fps):
     cfg["wifi"]["ssid"] = "benchnet"
     cfg["rtsp"]["password"] = PASSWORD
     # A name that never resolves: the camera never syncs, so its RTC stays this PC's clock
-    # (--rtc host) and the latencies can be read from its sender reports. A sync would set
-    # the RTC to whole seconds (the frozen ntptime answers int seconds): up to 1 s off. While
-    # a viewer watches the app asks no DNS (lib/timesync.py), so the loop never waits for it.
+    # (--rtc host) and the latencies can be read from its sender reports. A sync sets the RTC
+    # in whole seconds (lib/timesync.py): up to half a second off this PC's clock. While a
+    # viewer watches the app asks no DNS (lib/timesync.py), so the loop never waits for it.
     cfg["time"]["ntp_servers"] = ["ntp.invalid"]
     cfg["camera"].update(mode="hardware_jpeg", framesize="HD", quality=80)
     if "stream" in cfg:
