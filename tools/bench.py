@@ -18,7 +18,8 @@ Measured over --seconds after --warmup, per case:
              timestamp mapped through the latest RTCP sender report to the camera's wall clock,
              which is this PC's (--rtc host, and no NTP sync: see camera_config)
   gap        the longest wait between two frames of one viewer (stuck: the healthy viewer's)
-  loop       the longest pass of the camera loop (GET_PARAMETER loop_max_ms, asked every 0.5 s)
+  loop       the longest pass of the camera loop (GET_PARAMETER loop_max_ms, asked every 0.5 s;
+             ">=" when the asking viewer's connection failed: an answer may have gone with it)
   quality    the JPEG quality in use (GET_PARAMETER quality): lowest-highest seen
   capture    frames captured per second (GET_PARAMETER frames)
 A value the app does not answer yet shows as "-". The machine's other load shows in the
@@ -323,6 +324,7 @@ def measure(viewers, healthy, t0, t1):
         "lat_med": _pct(lat, 50), "lat_p95": _pct(lat, 95),
         "gap": max(gaps) if gaps else None,
         "loop": max(loop) if loop else None,
+        "loop_lost": bool(ctl.error),     # an answer may have gone with its connection
         "quality": (min(quality), max(quality)) if quality else None,
         "capture": (got[-1][1] - got[0][1]) / (got[-1][0] - got[0][0]) if len(got) > 1 else None,
         "kb": statistics.mean(sizes) / 1000 if sizes else None,
@@ -357,7 +359,8 @@ def row(mode, name, r):
                                           else "%d-%d" % r["quality"])
     lat = "-" if r["lat_med"] is None else "%.0f / %.0f" % (r["lat_med"] * 1000, r["lat_p95"] * 1000)
     return "| " + " | ".join((
-        mode, LABELS[name], fps, lat, f(r["gap"] and r["gap"] * 1000, "%.0f"), f(r["loop"], "%.0f"),
+        mode, LABELS[name], fps, lat, f(r["gap"] and r["gap"] * 1000, "%.0f"),
+        f(r["loop"], ">= %.0f" if r["loop_lost"] else "%.0f"),
         q, f(r["capture"], "%.1f"), f(r["kb"], "%.0f"))) + " |"
 
 
