@@ -17,6 +17,7 @@ Measured over --seconds after --warmup, per case:
              percentile over every viewer's frames. The capture time is the frame's RTP
              timestamp mapped through the latest RTCP sender report to the camera's wall clock,
              which is this PC's (--rtc host, and no NTP sync: see camera_config)
+  sending    of that, the part from the frame's first packet to its last (median)
   gap        the longest wait between two frames of one viewer (stuck: the healthy viewer's)
   loop       the longest pass of the camera loop (GET_PARAMETER loop_max_ms, asked every 0.5 s;
              ">=" when the asking viewer's connection failed: an answer may have gone with it)
@@ -120,7 +121,14 @@ class Frames(probe.Receiver):
     def __init__(self):
         super().__init__(time.time())
         self.sizes = []
+        self.firsts = []        # arrival of each complete frame's first packet
         self.srs = []           # (arrival, camera wall time, RTP timestamp)
+        self._ts = self._first = None
+
+    def rtp(self, data, now):
+        if len(data) >= 8 and data[4:8] != self._ts:
+            self._ts, self._first = data[4:8], now
+        super().rtp(data, now)
 
     def _end_frame(self, now=None):
         before = self.s.jpeg_bytes
@@ -128,6 +136,7 @@ class Frames(probe.Receiver):
         super()._end_frame(now)
         if self.s.frames > n:
             self.sizes.append(self.s.jpeg_bytes - before)
+            self.firsts.append(self._first)
 
     def rtcp(self, data, now_wall):
         super().rtcp(data, now_wall)
@@ -230,10 +239,12 @@ class Viewer(threading.Thread):
                     self.answers.append((time.time(), key, float(v)))
 
     def frames(self, t0, t1):
-        """[(arrival, latency, bytes)] of the frames whose last packet arrived in [t0, t1]."""
+        """[(arrival, latency, bytes, sending)] of the frames whose last packet arrived in
+        [t0, t1]; sending: from the first packet's arrival to the last's."""
         rx = self.rx
-        return [(t, t - rx.capture_time(ts, t) if rx.srs else None, n)
-                for t, ts, n in zip(rx.frame_times, rx.frame_ts, rx.sizes) if t0 <= t <= t1]
+        return [(t, t - rx.capture_time(ts, t) if rx.srs else None, n, t - t_first)
+                for t, ts, n, t_first in zip(rx.frame_times, rx.frame_ts, rx.sizes, rx.firsts)
+                if t0 <= t <= t1]
 
     def close(self):
         self.done.set()
@@ -307,10 +318,11 @@ def _ask_once(url, v):
 def measure(viewers, healthy, t0, t1):
     span = t1 - t0
     frames = [v.frames(t0, t1) for v in viewers]
-    lat = sorted(d for f in frames[:healthy] for _, d, _ in f if d is not None)
+    lat = sorted(d for f in frames[:healthy] for _, d, _, _ in f if d is not None)
+    sending = [x[3] for f in frames[:healthy] for x in f]
     gaps = []
     for f in frames[:healthy]:
-        times = [t0] + [t for t, _, _ in f] + [t1]
+        times = [t0] + [x[0] for x in f] + [t1]
         gaps.append(max(b - a for a, b in zip(times, times[1:])))
     ctl = viewers[0]
     ans = {k: [(t, v) for t, kk, v in ctl.answers if kk == k] for k in ASK}
@@ -318,10 +330,11 @@ def measure(viewers, healthy, t0, t1):
     quality = [v for t, v in ans["quality"] if t0 <= t <= t1]
     # frames captured from the last count before t0 to the first after t1
     got = [a for a in ans["frames"] if a[0] <= t0][-1:] + [a for a in ans["frames"] if a[0] >= t1][:1]
-    sizes = [n for f in frames[:healthy] for _, _, n in f]
+    sizes = [x[2] for f in frames[:healthy] for x in f]
     return {
         "fps": [len(f) / span for f in frames],
         "lat_med": _pct(lat, 50), "lat_p95": _pct(lat, 95),
+        "sending": statistics.median(sending) if sending else None,
         "gap": max(gaps) if gaps else None,
         "loop": max(loop) if loop else None,
         "loop_lost": bool(ctl.error),     # an answer may have gone with its connection
@@ -346,7 +359,7 @@ def _pct(values, p):
 
 
 # -- the table ---------------------------------------------------------------------------------
-HEAD = ("mode", "viewers", "fps per viewer", "latency median / p95 ms", "longest gap ms",
+HEAD = ("mode", "viewers", "fps per viewer", "latency median / p95 ms", "sending ms", "longest gap ms",
         "longest loop ms", "quality", "capture fps", "KB/frame")
 LABELS = {"tcp1": "1 TCP", "tcp2": "2 TCP", "tcp4": "4 TCP", "udp1": "1 UDP",
           "stuck": "3 TCP, 2 stop reading"}
@@ -359,7 +372,8 @@ def row(mode, name, r):
                                           else "%d-%d" % r["quality"])
     lat = "-" if r["lat_med"] is None else "%.0f / %.0f" % (r["lat_med"] * 1000, r["lat_p95"] * 1000)
     return "| " + " | ".join((
-        mode, LABELS[name], fps, lat, f(r["gap"] and r["gap"] * 1000, "%.0f"),
+        mode, LABELS[name], fps, lat, f(r["sending"] and r["sending"] * 1000, "%.0f"),
+        f(r["gap"] and r["gap"] * 1000, "%.0f"),
         f(r["loop"], ">= %.0f" if r["loop_lost"] else "%.0f"),
         q, f(r["capture"], "%.1f"), f(r["kb"], "%.0f"))) + " |"
 
