@@ -2,7 +2,8 @@
 
     python -m tools.bench_send [--frames N]      (make bench-send)
 
-For 720p JPEGs of about 60 KB and 150 KB, and 1 or 4 viewers over TCP-interleaved or UDP,
+For 720p JPEGs of the realistic scene (tools/sim/frames.py "photo") of about 60 KB and 150 KB,
+and 1 or 4 viewers over TCP-interleaved or UDP,
 rtspd (tools/rtsp_serve.py --bench) sends N frames as fast as loopback viewers take them.
 Viewers here are CPython threads that drain their sockets. Printed per frame: CPU time of
 the MicroPython process, heap bytes allocated (GC off while measuring), and per packet sent.
@@ -11,7 +12,6 @@ each other, not with the camera. Integers >= 2**30 are heap objects on the camer
 here, so the camera allocates a few more bytes per frame (RTP timestamps, counters).
 """
 import argparse
-import io
 import os
 import random
 import re
@@ -29,25 +29,27 @@ DRIVER = mpy.ROOT / "tools" / "rtsp_serve.py"
 
 
 def make_jpegs(directory, target, n=4):
-    """n distinct 1280x720 JPEGs (standard Huffman tables, 4:2:2) of about `target` bytes."""
-    import numpy as np
-    from PIL import Image
-    h, w = 720, 1280
-    y, x = np.mgrid[0:h, 0:w]
+    """n distinct 1280x720 JPEGs of the realistic scene (tools/sim/frames.py "photo": a real
+    photograph panned, with sensor noise), 4:2:2 in the camera's layout with the standard
+    Huffman tables, at the quality that makes the first one about `target` bytes; returns
+    their mean size."""
+    from tools.sim import frames
+    src = frames.open_source("photo")
+    pics = [src.frame(1280, 720, i, i * 0.5) for i in range(n)]
+    lo, hi = 5, 98                  # the lowest quality whose first frame reaches target
+    while lo < hi:
+        q = (lo + hi) // 2
+        if len(frames.encode_jpeg(pics[0], q)) < target:
+            lo = q + 1
+        else:
+            hi = q
+    q = min((lo - 1, lo), key=lambda q: abs(len(frames.encode_jpeg(pics[0], q)) - target))
     sizes = []
-    for i in range(n):
-        rng = np.random.default_rng(i)
-        noise = 3.0 if target < 100000 else 6.5
-        q = 60 if target < 100000 else 82
-        r = 128 + 100 * np.sin(x / 40 + i) + rng.normal(0, noise, (h, w))
-        g = 128 + 100 * np.cos(y / 30 - i) + rng.normal(0, noise, (h, w))
-        b = 128 + 100 * np.sin((x + y) / 60 + i)
-        img = Image.fromarray(np.clip(np.stack([r, g, b], -1), 0, 255).astype("uint8"))
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=q, subsampling=1, optimize=False)
+    for i, pic in enumerate(pics):
+        data = frames.encode_jpeg(pic, q)
         with open(os.path.join(directory, "f%d.jpg" % i), "wb") as f:
-            f.write(out.getvalue())
-        sizes.append(len(out.getvalue()))
+            f.write(data)
+        sizes.append(len(data))
     return sum(sizes) // n
 
 
