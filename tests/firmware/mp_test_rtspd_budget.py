@@ -1,6 +1,6 @@
 # rtspd.budget: the share of the camera's WiFi link each viewer may hand lwIP.
 import time
-from rtspd.budget import Budget, Writer, SND_BUF
+from rtspd.budget import Budget, Writer, SND_BUF, ACK_MS
 
 
 def _wait_ms(ms):
@@ -26,7 +26,7 @@ def test_what_a_viewer_wrote_alone_is_no_debt_when_a_second_one_comes():
         k = b.take(alone, 150000)
         b.spent(alone, k, time.ticks_ms())
     b.n = b.viewers = 2
-    _wait_ms(SND_BUF * 1000 // 600000 + 25)
+    _wait_ms(SND_BUF * 1000 // 600000 + ACK_MS + 5)
     assert b.take(alone, 150000) >= 800
     assert b.take(other, 150000) >= 800
 
