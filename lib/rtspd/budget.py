@@ -37,6 +37,15 @@ SND_BUF = 6400          # TCP_SND_BUF (lwipopts_common.h): what one viewer alone
 SLOW_MS = 40            # a write this long waited in modlwip's 50 ms retry
 ACK_MS = 30             # a viewer alone: its send buffer drains in 6400 B / rate, plus the
                         # round trip of its last ACK and the 880-per-800-byte overhead
+JAM_MS = 1000           # a write this long sat in modlwip's retry (20 x 50 ms): the memory is
+                        # not coming back on its own (a 50-100 ms wait is a normal transition)
+ENOMEM = 12             # modlwip gave up after its 200 retries (10 s): nothing was taken
+HOLD_MS = 10500         # after ending viewers that held lwIP's memory: modlwip's close aborts
+                        # a connection not cleanly closed by then (MICROPY_PY_LWIP_TCP_CLOSE_
+                        # TIMEOUT_MS 10 s: tcp_poll(_lwip_tcp_close_poll, 20) of 500 ms ticks,
+                        # extmod/modlwip.c lwip_socket_ioctl MP_STREAM_CLOSE), plus a tick
+RST_MS = 100            # ...when each had unread input: tcp_close resets and frees at once
+                        # (lwIP tcp.c tcp_close_shutdown: rcv_wnd != TCP_WND_MAX -> RST, purge)
 
 
 class Writer:
@@ -55,7 +64,33 @@ class Budget:
         self.viewers = 1        # viewers with a connection, flowing or not (likewise)
         self.blocked = 0        # writes that blocked (counted for stats)
         self.solo_t = 0         # ticks of the last write by a viewer alone (unpaced)
+        self.jam = False        # a TCP write jammed (see jammed()): the server acts on it
+        self.jams = 0
+        self.hold_t = 0         # ticks when the hold ends (see hold())
+        self.holding = False
         self._log = log
+
+    def jammed(self, t0, err=0):
+        """After a TCP write started at ticks t0 (err: the errno it raised, 0 if none): True
+        if it jammed, i.e. sat >= JAM_MS in modlwip's ERR_MEM retry or gave up with ENOMEM.
+        The memory is then held by viewers that stopped reading (docs/ARCHITECTURE.md)."""
+        if err == ENOMEM or time.ticks_diff(time.ticks_ms(), t0) >= JAM_MS:
+            if not self.jam:
+                self.jams += 1
+            self.jam = True
+            return True
+        return False
+
+    def hold(self, ms):
+        """Hand lwIP no TCP write for ms (the closed connections still hold its memory)."""
+        self.hold_t = time.ticks_add(time.ticks_ms(), ms)
+        self.holding = True
+
+    def held(self):
+        """True while TCP writes are held back (see hold())."""
+        if self.holding and time.ticks_diff(self.hold_t, time.ticks_ms()) <= 0:
+            self.holding = False
+        return self.holding
 
     def take(self, w, want):
         """Bytes writer w may write now (0..want); it must spend() what it wrote."""

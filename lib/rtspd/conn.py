@@ -13,6 +13,22 @@ OUT_CAP = 4096          # queued responses and RTCP reports
 OUT_RESERVE = 1536      # room needed before the next request is handled (largest response)
 
 
+def _write(sock, buf, off, n, budget):
+    """sock.write, but a write that jammed in lwIP (rtspd.budget.jammed) is reported to the
+    budget, and ENOMEM returns 0: modlwip's tcp_write took nothing, so the stream's framing
+    is intact and the same bytes go later (extmod/modlwip.c lwip_tcp_send)."""
+    t0 = time.ticks_ms()
+    try:
+        n = sock.write(buf, off, n)
+    except OSError as e:
+        if budget is None or not budget.jammed(t0, e.errno):
+            raise
+        return 0
+    if budget is not None:
+        budget.jammed(t0)
+    return n
+
+
 class Conn:
     def __init__(self, alloc=bytearray):
         # alloc(n): n bytes from the app (RtspServer's alloc=: frame-buffer memory in lean mode)
@@ -80,10 +96,12 @@ class Conn:
         viewer cut for lagging may then take frames again). budget None: no limit."""
         sock = self.sock
         self.starved = False
-        while True:
+        if budget is not None and budget.held():
+            return              # lwIP's memory is still held by viewers that were ended
+        while budget is None or not budget.jam:     # a jam: the server acts first
             if self.pend_len:
                 t0 = time.ticks_ms()
-                n = sock.write(self.pend, self.pend_off, self.pend_len)
+                n = _write(sock, self.pend, self.pend_off, self.pend_len, budget)
                 if not n:
                     self.full = True
                     return
@@ -98,7 +116,7 @@ class Conn:
             s = self.session
             busy = s is not None and s.tcp and s.cur >= 0
             if self.out_len and (not busy or s.pos % STRIDE == 0):
-                n = sock.write(self.out, self.out_off, self.out_len)
+                n = _write(sock, self.out, self.out_off, self.out_len, budget)
                 if not n:
                     return
                 self.out_off += n
@@ -124,7 +142,7 @@ class Conn:
                 return
             sl = stream.slots[s.cur]
             t0 = time.ticks_ms()
-            n = sock.write(sl.buf, sl.base + s.pos, k)
+            n = _write(sock, sl.buf, sl.base + s.pos, k, budget)
             if not n:
                 self.full = True
                 return

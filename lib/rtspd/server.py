@@ -111,6 +111,7 @@ class RtspServer:
         self._uw = [_budget.Writer() for _ in range(max_clients)]   # UDP viewers' shares
         self._rr = array("i", [-1] * max_clients)   # ticks of a UDP viewer's last RTCP (-1: none)
         self._starved = False       # a TCP viewer waits for the link budget
+        self._held = False          # TCP writes held after a jam (see _unjam)
         self._udp_err = 503         # why the last UDP SETUP failed (see _bind_udp)
         self._stream = Stream(slots, frame_max, alloc, stage)
         self._p = array("i", [0] * 16)          # parameter block for rtspd.fast
@@ -291,6 +292,7 @@ class RtspServer:
         n["skipped"] += sum(s.skipped for s in self._sessions if s.id is not None)
         n["cut"] = self._stream.cuts
         n["blocked"] = self._budget.blocked     # writes that waited for lwIP's memory
+        n["jams"] = self._budget.jams           # writes that jammed (see _unjam)
         return n
 
     def poll(self, timeout_ms=0):
@@ -307,8 +309,12 @@ class RtspServer:
             gv = g.viewers if g is not None else 0
             self._budget.n = self._flowing() + gv
             self._budget.viewers = self.playing + gv
+            if self._held and not self._budget.held():
+                self._unhold()
             if self._starved:
                 self._resume()
+            if self._budget.jam:
+                self._unjam()
             if self._udp_busy:
                 self._pump_udp()
             left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
@@ -319,6 +325,8 @@ class RtspServer:
             n = self._collect(left)
             if n:
                 self._dispatch(n)
+            if self._budget.jam:
+                self._unjam()
             self._clock.tick()      # cheap unless a second edge of the RTC is due
             self._housekeep()
             if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
@@ -464,13 +472,72 @@ class RtspServer:
         want = 0
         if c.rxn < len(c.rx):
             want = _POLLIN
-        if c.has_output() and (not c.starved or c.out_len or c.pend_len):
+        if c.has_output() and (not c.starved or c.out_len or c.pend_len) and not self._held:
             want |= _POLLOUT
         if c.starved:
             self._starved = True    # poll() resumes it when the budget has refilled
         if want != c.mask:
             c.mask = want
             self._poller.modify(c.sock, want)
+
+    def _unjam(self):
+        """A TCP write jammed (rtspd.budget.jammed): lwIP's packet memory is full and not
+        coming back on its own, held by viewers that stopped reading. End every TCP viewer
+        whose socket shows no POLLOUT (tcp_sndbuf 0: 6400 bytes of it queued there); a
+        writable one is never ended for the jam. Then no TCP write until what the ended ones
+        hold is free (rtspd.budget HOLD_MS, RST_MS). The camera loop goes on meanwhile."""
+        b = self._budget
+        b.jam = False
+        p = select.poll()           # the jam path only: allocating here is fine
+        for c in self._conns:
+            s = c.session
+            if c.sock is not None and s is not None and s.tcp and s.state == PLAYING:
+                p.register(c.sock, _POLLIN | _POLLOUT)
+        fl = {}
+        for sk, f in p.poll(0):
+            fl[sk] = f
+        names = []
+        rst = True
+        for c in self._conns:
+            s = c.session
+            if c.sock is None or s is None or not s.tcp or s.state != PLAYING:
+                continue
+            f = fl.get(c.sock, 0)
+            if f & _POLLOUT:
+                continue
+            # unread input: the close resets and frees at once (see rtspd.budget RST_MS);
+            # it is not read first
+            rst = rst and bool(f & _POLLIN)
+            names.append("%s (session %s..)" % (c.ip, s.id[:4]))
+            self._n["drops"] += 1
+            self._close(c, "not reading: lwIP's packet memory full")
+        if not names:
+            # viewers that stopped reading but still show POLLOUT (two at once fill the
+            # memory before either reaches tcp_sndbuf 0): unidentifiable here; the stall
+            # timer (stall_ms) ends the connections that made no progress, as before
+            self._note("lwIP's packet memory jammed; no viewer shows a full socket", True)
+            b.hold(2 * _HOUSEKEEP_MS)   # no second 10 s write before that timer runs
+            return
+        now = time.ticks_ms()
+        for c in self._conns:
+            if c.sock is not None:
+                c.prog_t = now      # the jam stopped everyone: no stall counted for it
+        ms = _budget.RST_MS if rst else _budget.HOLD_MS
+        self._note("lwIP's packet memory jammed: ended %s; streaming resumes in %d ms"
+                   % (", ".join(names), ms), True)
+        b.hold(ms)
+        self._held = True
+        for c in self._conns:
+            if c.sock is not None:
+                self._update(c)
+
+    def _unhold(self):
+        self._held = False
+        now = time.ticks_ms()
+        for c in self._conns:
+            if c.sock is not None:
+                c.prog_t = now      # nothing was written to anyone during the hold
+                self._update(c)
 
     def _flowing(self):
         # viewers sharing the link: a TCP viewer whose socket takes nothing gets no share
@@ -761,7 +828,7 @@ class RtspServer:
         for c in self._conns:
             if c.sock is None:
                 continue
-            if c.has_output():
+            if c.has_output() and not self._held:
                 if time.ticks_diff(now, c.prog_t) > self.stall_ms:
                     self._n["drops"] += 1
                     self._close(c, "not reading for %d ms" % self.stall_ms)
