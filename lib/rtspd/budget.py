@@ -92,11 +92,13 @@ class Budget:
             self.holding = False
         return self.holding
 
-    def take(self, w, want):
-        """Bytes writer w may write now (0..want); it must spend() what it wrote."""
+    def take(self, w, want, paced=False):
+        """Bytes writer w may write now (0..want); it must spend() what it wrote. paced: even
+        alone (a UDP viewer: no send buffer holds its datagrams back, and a send that finds
+        the radio's queue full waits in the driver, the whole loop with it)."""
         if not self.top:
             return want         # no pacing (a PC's loopback)
-        if self.viewers <= 1:
+        if self.viewers <= 1 and not paced:
             self.solo_t = time.ticks_ms()
             return want         # alone: lwIP's send buffer is the limit (see above)
         if time.ticks_diff(time.ticks_ms(), self.solo_t) <= SND_BUF * 1000 // self.rate + ACK_MS:
@@ -124,11 +126,11 @@ class Budget:
             w.tok = cap
         return w.tok
 
-    def spent(self, w, n, t0):
-        """w wrote n bytes in a call started at ticks t0."""
+    def spent(self, w, n, t0, paced=False):
+        """w wrote n bytes in a call started at ticks t0 (paced: as given to take())."""
         if not self.top:
             return
-        if self.viewers > 1:
+        if self.viewers > 1 or paced:
             w.tok -= n          # a viewer alone is not paced: what it wrote then is no debt
         if time.ticks_diff(time.ticks_ms(), t0) >= SLOW_MS:
             self.blocked += 1

@@ -582,13 +582,13 @@ class RtspServer:
             s = self._sessions[i]
             if s.cur >= 0 and not s.tcp:
                 w = self._uw[i]
-                k = bud.take(w, STRIDE * self.udp_burst)
+                k = bud.take(w, STRIDE * self.udp_burst, True)
                 if k:
-                    k = k // STRIDE if k >= STRIDE else 1
+                    k = k // STRIDE if k >= STRIDE else 1   # a share under a packet: one, as debt
                     t0 = time.ticks_ms()
                     sent = s.send_udp(st.slots[s.cur], k)
                     if sent > 0:
-                        bud.spent(w, sent * STRIDE, t0)
+                        bud.spent(w, sent * STRIDE, t0, True)
                 if s.pos >= s.end:
                     st.finish(s)
                 busy = busy or s.cur >= 0

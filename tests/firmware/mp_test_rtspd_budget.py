@@ -16,6 +16,23 @@ def test_a_viewer_alone_is_not_paced():
     assert b.take(w, 150000) == 150000
 
 
+def test_a_udp_viewer_alone_is_paced_at_the_link_rate():
+    # no send buffer holds datagrams back: handed over unpaced, a frame's packets would fill
+    # the radio's queue and the send would wait in the driver, the camera loop with it
+    b = Budget(600000)
+    w = Writer()
+    b.n = b.viewers = 1
+    assert b.take(w, 150000, True) < 150000
+    sent = 0
+    t0 = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t0) < 100:
+        k = b.take(w, 1404, True)
+        if k:
+            b.spent(w, k, time.ticks_ms(), True)
+            sent += k
+    assert 30000 <= sent <= 60000 + 3200, sent     # ~600 B/ms, plus the first bucket
+
+
 def test_what_a_viewer_wrote_alone_is_no_debt_when_a_second_one_comes():
     # a viewer streamed alone for a while (megabytes), then a second viewer arrives: once
     # the lone viewer's send buffer can have drained, both get their share at once
