@@ -188,6 +188,65 @@ def _captures(board, t0, t1):
     return [r.time for r in board.camera.frames_of() if r.kind != "to_jpeg" and t0 <= r.time < t1]
 
 
+def _loop_max(url):
+    from .test_app_adaptive import get_param
+    return get_param(url, "loop_max_ms")
+
+
+@pytest.mark.long
+def test_two_viewers_that_stop_reading_jam_the_link_once_and_the_camera_recovers(tmp_path):
+    # What the app can do once two stopped viewers filled lwIP's memory (the test below: it
+    # cannot see it coming): one write sits in modlwip's 10 s retry, then the camera ends the
+    # TCP viewers, hands lwIP nothing until modlwip's close timeout has freed their memory,
+    # and streams again. Before: write after write jammed (20-26 s passes in make bench, near
+    # the 30 s watchdog), the healthy viewer's session was ended by ENOMEM, the others stayed.
+    with appkit.app(tmp_path, _changes(), net_model=True) as (b, url):
+        port = b.opt.rtsp_port
+        boots = b.boots
+        healthy = _play(url, port, 1)[0]
+        stuck = []
+        try:
+            for _ in range(2):
+                v = rs.Viewer(rs.Target(url, port), rcvbuf=4096)
+                assert v.setup() == 200
+                v.start()
+                stuck.append(v)
+            time.sleep(2.0)
+            _loop_max(url)                  # from here on
+            c0 = len(b.console)
+            for v in stuck:
+                v.stop_reading.set()
+            line = b.wait_console("streaming resumes in", timeout=20, start=c0)
+            t_jam = time.time()
+            for v in [healthy] + stuck:
+                v.close()
+            # streaming again once the ended connections' memory is back (modlwip's 10 s;
+            # requests wait meanwhile: a response needs packet memory too)
+            b.wait_console("streaming resumed after the jam", timeout=15, start=c0)
+            t0 = time.monotonic()
+            again = _play(url, port, 1)[0]
+            try:
+                deadline = time.monotonic() + 20
+                while again.frames_between(t0, time.monotonic()) < 10:
+                    assert time.monotonic() < deadline, "no stream 20 s after the jam"
+                    assert again.error is None, again.error
+                    time.sleep(0.1)
+                back = time.monotonic() - t0       # after the hold
+                loop = _loop_max(url)
+                caps = _captures(b, t_jam, time.time())
+            finally:
+                again.close()
+        finally:
+            for v in [healthy] + stuck:
+                v.close()
+        print("jam: %s; 10 frames %.1f s after the hold; longest loop pass %d ms; %d captures "
+              "since" % (line.strip()[-120:], back, loop, len(caps)))
+        assert loop < 11000, "the loop sat in lwIP's retries %d ms" % loop
+        assert b.boots == boots, "the camera rebooted"
+        assert back < 5, back
+        assert len(caps) >= 10
+
+
 @pytest.mark.xfail(strict=True, reason="lwIP shows the app no stopped viewer before it holds "
                    "7040 of the 8000 bytes (docs/ARCHITECTURE.md, Viewers that stop reading)")
 def test_two_viewers_that_stop_reading_with_the_network_model(tmp_path):

@@ -482,57 +482,65 @@ class RtspServer:
 
     def _unjam(self):
         """A TCP write jammed (rtspd.budget.jammed): lwIP's packet memory is full and not
-        coming back on its own, held by viewers that stopped reading. End every TCP viewer
-        whose socket shows no POLLOUT (tcp_sndbuf 0: 6400 bytes of it queued there); a
-        writable one is never ended for the jam. Then no TCP write until what the ended ones
-        hold is free (rtspd.budget HOLD_MS, RST_MS). The camera loop goes on meanwhile."""
+        coming back on its own, held by viewers that stopped reading. End the TCP viewers
+        whose socket shows no POLLOUT (tcp_sndbuf 0: 6400 bytes of it queued there): they
+        made no progress. When none does (two viewers that stop at once fill the memory
+        before either send buffer is full: docs/ARCHITECTURE.md), nothing tells the stopped
+        ones from the healthy ones but a write, and every write would sit in modlwip's 10 s
+        retry again (two in a row measured 20-26 s of stalled loop, near the watchdog): end
+        every playing TCP viewer instead; players that reconnect are back once the memory is
+        free. Then no TCP write until what the ended connections hold is free (rtspd.budget
+        HOLD_MS, RST_MS). The camera loop goes on meanwhile."""
         b = self._budget
         b.jam = False
-        p = select.poll()           # the jam path only: allocating here is fine
-        for c in self._conns:
-            s = c.session
-            if c.sock is not None and s is not None and s.tcp and s.state == PLAYING:
-                p.register(c.sock, _POLLIN | _POLLOUT)
-        fl = {}
-        for sk, f in p.poll(0):
-            fl[sk] = f
-        names = []
-        rst = True
-        for c in self._conns:
-            s = c.session
-            if c.sock is None or s is None or not s.tcp or s.state != PLAYING:
-                continue
-            f = fl.get(c.sock, 0)
-            if f & _POLLOUT:
-                continue
-            # unread input: the close resets and frees at once (see rtspd.budget RST_MS);
-            # it is not read first
-            rst = rst and bool(f & _POLLIN)
-            names.append("%s (session %s..)" % (c.ip, s.id[:4]))
-            self._n["drops"] += 1
-            self._close(c, "not reading: lwIP's packet memory full")
-        if not names:
-            # viewers that stopped reading but still show POLLOUT (two at once fill the
-            # memory before either reaches tcp_sndbuf 0): unidentifiable here; the stall
-            # timer (stall_ms) ends the connections that made no progress, as before
-            self._note("lwIP's packet memory jammed; no viewer shows a full socket", True)
-            b.hold(2 * _HOUSEKEEP_MS)   # no second 10 s write before that timer runs
+        fl = self._tcp_viewer_flags()
+        full = [c for c in fl if not fl[c] & _POLLOUT]
+        ended = full or list(fl)
+        if not ended:
+            self._note("lwIP's packet memory jammed with no TCP viewer playing", True)
+            b.hold(2 * _HOUSEKEEP_MS)
             return
+        # unread input: the close resets and frees at once (see rtspd.budget RST_MS); it is
+        # not read first
+        rst = True
+        names = []
+        for c in ended:
+            rst = rst and bool(fl[c] & _POLLIN)
+            names.append("%s (session %s..)" % (c.ip, c.session.id[:4]))
+            self._n["drops"] += 1
+            self._close(c, "lwIP's packet memory jammed")
         now = time.ticks_ms()
         for c in self._conns:
             if c.sock is not None:
                 c.prog_t = now      # the jam stopped everyone: no stall counted for it
         ms = _budget.RST_MS if rst else _budget.HOLD_MS
-        self._note("lwIP's packet memory jammed: ended %s; streaming resumes in %d ms"
-                   % (", ".join(names), ms), True)
+        self._note("lwIP's packet memory jammed by viewers that stopped reading: ended %s%s; "
+                   "streaming resumes in %d ms" % (", ".join(names), "" if full else
+                                                   " (none showed which)", ms), True)
         b.hold(ms)
         self._held = True
         for c in self._conns:
             if c.sock is not None:
                 self._update(c)
 
+    def _tcp_viewer_flags(self):
+        """{conn: poll flags} of the playing TCP viewers (the jam path only: allocates)."""
+        p = select.poll()
+        by = {}
+        for c in self._conns:
+            s = c.session
+            if c.sock is not None and s is not None and s.tcp and s.state == PLAYING:
+                p.register(c.sock, _POLLIN | _POLLOUT)
+                by[c.sock] = c
+        fl = {c: 0 for c in by.values()}
+        for sk, f in p.poll(0):
+            if sk in by:
+                fl[by[sk]] = f
+        return fl
+
     def _unhold(self):
         self._held = False
+        self._note("streaming resumed after the jam")
         now = time.ticks_ms()
         for c in self._conns:
             if c.sock is not None:
