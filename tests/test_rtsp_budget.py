@@ -188,6 +188,20 @@ def _captures(board, t0, t1):
     return [r.time for r in board.camera.frames_of() if r.kind != "to_jpeg" and t0 <= r.time < t1]
 
 
+def _healthy_and_two_to_stop(url, port):
+    """A viewer that keeps reading and two with small receive buffers (their TCP window
+    closes soon after they stop reading), all playing for 2 s."""
+    healthy = _play(url, port, 1)[0]
+    stuck = []
+    for _ in range(2):
+        v = rs.Viewer(rs.Target(url, port), rcvbuf=4096)
+        assert v.setup() == 200
+        v.start()
+        stuck.append(v)
+    time.sleep(2.0)
+    return healthy, stuck
+
+
 def _loop_max(url):
     from .test_app_adaptive import get_param
     return get_param(url, "loop_max_ms")
@@ -203,15 +217,8 @@ def test_two_viewers_that_stop_reading_jam_the_link_once_and_the_camera_recovers
     with appkit.app(tmp_path, _changes(), net_model=True) as (b, url):
         port = b.opt.rtsp_port
         boots = b.boots
-        healthy = _play(url, port, 1)[0]
-        stuck = []
+        healthy, stuck = _healthy_and_two_to_stop(url, port)
         try:
-            for _ in range(2):
-                v = rs.Viewer(rs.Target(url, port), rcvbuf=4096)
-                assert v.setup() == 200
-                v.start()
-                stuck.append(v)
-            time.sleep(2.0)
             _loop_max(url)                  # from here on
             c0 = len(b.console)
             for v in stuck:
@@ -256,15 +263,8 @@ def test_two_viewers_that_stop_reading_with_the_network_model(tmp_path):
     # loop inside modlwip's 10 s of retries after two 50 ms ones.
     with appkit.app(tmp_path, _changes(), net_model=True, net_trace=True) as (b, url):
         port = b.opt.rtsp_port
-        healthy = _play(url, port, 1)[0]
-        stuck = []
+        healthy, stuck = _healthy_and_two_to_stop(url, port)
         try:
-            for _ in range(2):
-                v = rs.Viewer(rs.Target(url, port), rcvbuf=4096)
-                assert v.setup() == 200
-                v.start()
-                stuck.append(v)
-            time.sleep(2.0)
             c0 = len(b.console)
             t0 = time.monotonic()
             w0 = time.time()
