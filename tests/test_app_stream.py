@@ -21,8 +21,15 @@ def test_hardware_jpeg_frames_are_the_sensor_frames_at_sensor_rate(tmp_path, tra
         history = b.camera.frames_of("jpeg")
     assert len(got) == 40 and got[0].shape == (720, 1280, 3)
     ids = [frames.read_frame_id(f) for f in got[5:]]
-    # every sensor frame reached the viewer, in order: the stream runs at the sensor's rate
-    assert ids == list(range(ids[0], ids[0] + len(ids))), ids
+    if transport == "tcp":
+        # every sensor frame reached the viewer, in order: on this PC's loopback nothing slows
+        # a TCP viewer alone (on the camera lwIP's send buffer would)
+        assert ids == list(range(ids[0], ids[0] + len(ids))), ids
+    else:
+        # a UDP viewer is paced at the camera's link rate (600 kB/s, rtspd.budget) as on the
+        # camera, where its datagrams would otherwise wait for the radio: sensor frames, in
+        # order, none twice
+        assert ids == sorted(set(ids)), ids
     by_id = {r.frame_id: r for r in history}
     for f, fid in zip(got[5:], ids):
         src = np.asarray(Image.open(io.BytesIO(by_id[fid].data)).convert("RGB"))
