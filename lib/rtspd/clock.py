@@ -112,6 +112,13 @@ class WallClock:
         # the next edge (start of v + 1) cannot come before lo + 1000, less the drift
         d = 1000 - _widen(tm.ticks_diff(t1, self.tlo) + 1000) - _EDGE_EARLY
         self.due = tm.ticks_add(self.lo, d)
+        if tm.ticks_diff(self.due, t1) < 1:
+            # waiting for the edge: reads an eighth of the bracket apart (at least a tick,
+            # all a ms clock can tell), so the bracket shrinks eightfold per second (1 s,
+            # 125, 16, 2, 1 ms) with a few reads each; read every pass, a loop that spins
+            # fast read a thousand times in the first second (60-240 B per frame)
+            step = tm.ticks_diff(self.hi, self.lo) >> 3
+            self.due = tm.ticks_add(t1, step if step > 1 else 1)
 
     def _narrow(self, v, t0, t1, olo, ohi):
         """Intersect the bracket, moved to second v, with this read's; False if they
