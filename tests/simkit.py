@@ -31,7 +31,7 @@ def running(app_dir, workdir, **kw):
         board.stop()
 
 
-def results(board, prefix="RESULT", timeout=20):
+def results(board, prefix="RESULT", timeout=60):
     """Wait for the console line `PREFIX ...` the app prints and return the rest of it."""
     line = board.wait_console(prefix + " ", timeout=timeout)
     return line.split(prefix + " ", 1)[1]

@@ -107,7 +107,7 @@ def test_mip_installs_from_a_local_index(tmp_path):
 
 def test_cli_serial_flag_prints_the_port(tmp_path):
     cmd = [sys.executable, "-m", "tools.sim", "--serial", "--workdir", str(tmp_path),
-           "--port", str(free_port())]
+           "--port", str(free_port()), "--http-port", str(free_port())]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:

@@ -18,6 +18,8 @@ def run_cli(tmp_path, *args, until="rtsp://", timeout=40):
     port = free_port()
     cmd = [sys.executable, "-m", "tools.sim", "--port", str(port), "--workdir", str(tmp_path),
            *args]
+    if "--http-port" not in args:
+        cmd += ["--http-port", str(free_port())]       # not the CLI's 8080: tests run in parallel
     proc = subprocess.Popen(cmd, cwd=mpy.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
     lines = []

@@ -109,7 +109,8 @@ def test_banner_repeats_the_url_once_the_led_says_ready():
 def test_make_run_console_is_short_and_ends_with_the_banner(tmp_path):
     """The real emulator and app: a handful of lines, the URL banner, no blink-by-blink LED."""
     port = free_port()
-    cmd = [sys.executable, "-m", "tools.sim", "--port", str(port), "--workdir", str(tmp_path)]
+    cmd = [sys.executable, "-m", "tools.sim", "--port", str(port), "--workdir", str(tmp_path),
+           "--http-port", str(free_port())]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=str(mpy.ROOT))
     lines = []

@@ -6,6 +6,8 @@ process for power-on, resets, watchdog bites and deep-sleep wakes. Every board e
 recorded (and printed one line each when `echo` is on) so tests and users can follow it.
 """
 import json
+import os
+import random
 import socket
 import struct
 import subprocess
@@ -516,7 +518,23 @@ class Board:
         self.stop()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(kind=socket.SOCK_STREAM, lo=20000, hi=32000):
+    """A port to listen on that is free now, below Linux's ephemeral range (32768-60999): a
+    port handed out by bind(0) can be taken by some connection's local end before the
+    emulator listens on it (seen under parallel tests); one from here cannot. Each pytest-xdist
+    worker draws from its own part of the range."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+    span = (hi - lo) // 16
+    base = lo + (int(worker) % 16 if worker.isdigit() else 0) * span
+    for _ in range(200):
+        port = base + random.randrange(span)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port in %d..%d" % (base, base + span))
+
+
+_free_port = free_port
