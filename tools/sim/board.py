@@ -28,7 +28,9 @@ PWRON_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 3, 4, 5
 CAUSE_NAMES = {PWRON_RESET: "power-on", WDT_RESET: "watchdog", DEEPSLEEP_RESET: "deep-sleep wake",
                SOFT_RESET: "soft"}
 TICKS_PERIOD = 1 << 30         # ticks_ms wraps here on the 32-bit camera
-RTC_LOST = 1356998400          # 2013-01-01 00:00:00 UTC: what the RTC reads after power loss
+RTC_LOST = 1381780391          # 2013-10-14 19:53:11 UTC: what the RTC reads after power loss
+                               # (ports/mimxrt/machine_rtc.c machine_rtc_start, OpenMV's fork
+                               # openmv-1.24.0/1.25.0: set when the SRTC reads 1970 or earlier)
 HEAP_BYTES = 8 * 1024 * 1024   # the camera's GC heap when the profile does not say
 # What the emulator's own modules need beside the app's heap (they are C on the camera, Python
 # here): about 100 KB of objects, spread with the holes importing them leaves over about 270 KB
