@@ -248,7 +248,9 @@ def test_two_viewers_that_stop_reading_jam_the_link_once_and_the_camera_recovers
                 v.close()
         print("jam: %s; 10 frames %.1f s after the hold; longest loop pass %d ms; %d captures "
               "since" % (line.strip()[-120:], back, loop, len(caps)))
-        assert loop < 11000, "the loop sat in lwIP's retries %d ms" % loop
+        # one write in modlwip's 200 x 50 ms retry (10 s; 11.5 s seen under the full parallel
+        # suite), not one after another (20-26 s before)
+        assert loop < 15000, "the loop sat in lwIP's retries %d ms" % loop
         assert b.boots == boots, "the camera rebooted"
         assert back < 5, back
         assert len(caps) >= 10
