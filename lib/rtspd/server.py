@@ -12,7 +12,7 @@ try:
 except ImportError:     # firmware 4.5.0-4.5.2 (MicroPython 1.20): no os.urandom; timing jitter
     from entropy import random_bytes as urandom
 import select
-import socket
+from rtspd import service
 import struct
 from array import array
 from rtspd import fast
@@ -47,7 +47,9 @@ def _rand32():
     return struct.unpack("<I", urandom(4))[0]
 
 
-class RtspServer:
+class RtspServer(service.Service):
+    TAG = "rtspd: "
+
     def __init__(self, port=554, path="/stream", max_clients=4, auth="digest", user="admin",
                  password=None, realm="OpenMV RT1062", session_timeout=60, width=1280,
                  height=720, fps=30, log=None, expire_ms=None, idle_ms=20000, stall_ms=5000,
@@ -150,16 +152,7 @@ class RtspServer:
         self._ip = ip
         if ip and ip != "0.0.0.0":
             self._cname = ("rtspd@" + ip).encode()
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((ip, self.port))
-            s.listen(4)
-            s.setblocking(False)
-        except OSError:
-            s.close()
-            raise
-        self._lsock = s
+        s = self._lsock = service.listen(ip, self.port, 4)
         self._poller = select.poll()
         self._poller.register(s, _POLLIN)
         self._clock.tick()
@@ -174,10 +167,7 @@ class RtspServer:
             if s.id is not None:
                 self._end_session(s, "server stopped")
         if self._lsock is not None:
-            try:
-                self._lsock.close()
-            except OSError:
-                pass
+            service.close(self._lsock)
         self._lsock = None
         self._poller = None
         self._by_sock = {}
@@ -649,10 +639,7 @@ class RtspServer:
             self._poller.unregister(sock)
         except (OSError, ValueError, KeyError, AttributeError):
             pass
-        try:
-            sock.close()
-        except OSError:
-            pass
+        service.close(sock)
         c.reset()
 
     # -- requests (called by Conn) ----------------------------------------------------------
@@ -868,21 +855,3 @@ class RtspServer:
                 self._send_sr(s, now)
         if not self.playing:
             self._rtp.refresh(now)
-
-    # -- output to the application ----------------------------------------------------------
-    def _emit(self, name, arg):
-        fn = self.on_event
-        if fn is None:
-            return
-        try:
-            fn(name, arg)
-        except Exception as e:
-            self._note("on_event(%s) failed: %r" % (name, e), True)
-
-    def _note(self, msg, warn=False):
-        log = self._log
-        if log is not None:
-            if warn:
-                log.warning("rtspd: " + msg)
-            else:
-                log.info("rtspd: " + msg)

@@ -69,9 +69,9 @@ def handle(srv, c, req):
         r = srv.auth.check(srv.nonce, req.method, req.get("authorization"), req.target)
         if r != "ok":
             if r == "bad":
-                srv.emit("auth_failed", c.ip)
+                srv._emit("auth_failed", c.ip)
             return error(srv, c, 401, "stale" if r == "stale" else None)
-    srv.emit("request", path)
+    srv._emit("request", path)
     if allowed is None:
         return error(srv, c, 404)
     if req.method not in allowed:

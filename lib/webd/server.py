@@ -11,7 +11,7 @@
 # is full a newcomer takes the place of a connection that has sent nothing yet, or gets 503.
 import time
 import select
-import socket
+from rtspd import service
 from webd import conn as C
 from webd import request as R
 from webd import routes
@@ -34,7 +34,9 @@ class _Nonce:
     nonce_t = 0
 
 
-class WebServer:
+class WebServer(service.Service):
+    TAG = "webd: "
+
     def __init__(self, loop, port=80, auth="digest", user="admin", password=None,
                  realm="OpenMV RT1062", max_viewers=4, frame_max=262144, slots=2,
                  frame_ms=34, max_conns=None, head_ms=5000, stall_ms=5000, lag_ms=3000,
@@ -79,16 +81,7 @@ class WebServer:
         port cannot be bound."""
         if self._lsock is not None:
             self.stop()
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((ip, self.port))
-            s.listen(2)
-            s.setblocking(False)
-        except OSError:
-            s.close()
-            raise
-        self._lsock = s
+        s = self._lsock = service.listen(ip, self.port, 2)
         self.loop.guest = self
         if not self.loop.watch(s, _POLLIN):
             self.stop()
@@ -101,10 +94,7 @@ class WebServer:
                 self._close(c, "server stopped")
         if self._lsock is not None:
             self.loop.unwatch(self._lsock)
-            try:
-                self._lsock.close()
-            except OSError:
-                pass
+            service.close(self._lsock)
         self._lsock = None
         if self.frames is not None:
             self.frames.reset()
@@ -291,16 +281,13 @@ class WebServer:
         c.close_file()
         self._by_sock.pop(sock, None)
         self.loop.unwatch(sock)
-        try:
-            sock.close()
-        except OSError:
-            pass
+        service.close(sock)
         viewer = c.viewer
         c.reset()
         if viewer:
             self.viewers -= 1
             if self.viewers == 0:
-                self.emit("last_gone", why or "closed")
+                self._emit("last_gone", why or "closed")
 
     # -- requests ---------------------------------------------------------------------------
     def _request(self, c):
@@ -330,24 +317,11 @@ class WebServer:
         c.viewer = True
         self.viewers += 1
         if self.viewers == 1:
-            self.emit("first_play", None)
+            self._emit("first_play", None)
 
     def viewer_room(self):
         return self.viewers + self.loop.sessions_in_use() < self.max_viewers
 
-    def emit(self, name, arg):
-        fn = self.on_event
-        if fn is None:
-            return
-        try:
-            fn(name, arg)
-        except Exception as e:
-            self._note("on_event(%s) failed: %r" % (name, e), True)
-
-    def _note(self, msg, warn=False):
-        log = self._log
-        if log is not None:
-            (log.warning if warn else log.info)("webd: " + msg)
 
     def stats(self):
         n = dict(self.n)
