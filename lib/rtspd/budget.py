@@ -70,6 +70,23 @@ class Budget:
         self.holding = False
         self._log = log
 
+    def write(self, sock, buf, off, n, w=None):
+        """sock.write(buf, off, n) for the streaming path: a write that jammed in lwIP is
+        noted (jammed()), and ENOMEM returns 0: modlwip's tcp_write took nothing, so the
+        stream's framing is intact and the same bytes go later (extmod/modlwip.c
+        lwip_tcp_send). w: the viewer's share that the bytes are charged to (spent())."""
+        t0 = time.ticks_ms()
+        try:
+            n = sock.write(buf, off, n)
+        except OSError as e:
+            if not self.jammed(t0, e.errno):
+                raise
+            return 0
+        self.jammed(t0)
+        if w is not None and n:
+            self.spent(w, n, t0)
+        return n
+
     def jammed(self, t0, err=0):
         """After a TCP write started at ticks t0 (err: the errno it raised, 0 if none): True
         if it jammed, i.e. sat >= JAM_MS in modlwip's ERR_MEM retry or gave up with ENOMEM.

@@ -180,11 +180,9 @@ class Conn:
         k = LINK.take(self.w, self.end - self.pos)
         if not k:
             return False        # the poller comes back within a millisecond
-        t0 = time.ticks_ms()
-        n = sock.write(frames.bufs[self.cur], self.pos, k)
+        n = LINK.write(sock, frames.bufs[self.cur], self.pos, k, self.w)
         if not n:
             return False
-        LINK.spent(self.w, n, t0)
         self.prog_t = time.ticks_ms()
         self.pos += n
         if self.pos >= self.end:
