@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from .rtsp_support import digest_header, parse_challenge
+from .rtsp_support import READER_RCVBUF, digest_header, parse_challenge
 
 
 class Response:
@@ -128,6 +128,8 @@ class MjpegViewer:
             if r.status == 401:
                 h["Authorization"] = auth_value(r, "GET", path, user, password)
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        # a thread late on a busy PC is not a viewer that stops reading (rtsp_support)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, READER_RCVBUF)
         req = "GET %s HTTP/1.1\r\nHost: camera\r\n" % path
         req += "".join("%s: %s\r\n" % kv for kv in h.items())
         self.sock.sendall((req + "\r\n").encode())

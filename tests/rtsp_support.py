@@ -468,15 +468,24 @@ class Target:
         return self._url
 
 
+# The receive buffer of a test's viewer that keeps reading. Its thread shares two cores with
+# the whole parallel suite and can be late by a few hundred ms; with the kernel's default
+# window (64 KB, 0.2 s of a 300 kB/s share) the emulated lwIP then holds what the PC would
+# not take, which is a viewer that stopped reading (tools/sim/device/_lwip.py, _holders()).
+# A real viewer's player buffers too. 1 MB (the kernel doubles it) is seconds of stream.
+READER_RCVBUF = 1 << 20
+
+
 class Viewer(threading.Thread):
     """A raw RTSP viewer in a thread (TCP interleaved or UDP), recording when each frame's
     last packet arrived; `stop_reading` makes it keep the connection and read nothing."""
 
-    def __init__(self, server, transport="tcp", rcvbuf=None):
+    def __init__(self, server, transport="tcp", rcvbuf=READER_RCVBUF):
         super().__init__(daemon=True)
         self.c = RtspClient(server, timeout=10)
-        if rcvbuf:      # a small window: a viewer that stops reading stops taking at once
-            self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        # a small window: a viewer that stops reading stops taking at once; the default:
+        # this thread being late on a busy PC is not a viewer that stops reading
+        self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.transport = transport
         self.udp = None
         self.times = []

@@ -20,7 +20,7 @@ def _changes(**rtsp):
 
 def _waits(board, start=0):
     """The model's reports of writes that waited for packet memory (the loop was blocked)."""
-    return [ln for ln in board.console[start:] if "lwip: write:" in ln]
+    return [ln for ln in board.console[start:] if "lwip: write" in ln]   # with who held it
 
 
 def _play(url, port, n, transport="tcp"):

@@ -456,6 +456,26 @@ class _Listener:
         self.q.clear()
 
 
+def _holders():
+    # who holds the packet memory (trace only): per connection, bytes unsent / sent but not
+    # handed to the viewer's PC socket (its window is closed) / handed over, awaiting the ACK
+    now = _now()
+    out = ["mem %d/%d" % (_heap, MEM_SIZE)]
+    for j, c in enumerate(_conns):
+        uns = sum(c.ln[(c.h + i) % c.N] for i in range(c.ns, c.n))
+        late = wait = 0
+        for i in range(c.ns):
+            x = (c.h + i) % c.N
+            if c.out[x] < c.ln[x]:
+                late += c.ln[x] - c.out[x] if c.dlv[x] <= now else 0
+            else:
+                wait += c.ln[x]
+        m = sum(c.mem[(c.h + i) % c.N] for i in range(c.n))
+        out.append("conn%d: mem %d, unsent %d, undelivered %d, unacked %d%s" % (
+            j, m, uns, late, wait, " (closing)" if c.t_close >= 0 else ""))
+    return "; ".join(out)
+
+
 # ---- lwIP's background work -----------------------------------------------------------
 def service():
     """Deliver, acknowledge and transmit everything due by now, in time order."""
@@ -749,6 +769,8 @@ def model(base, addr_tuple):
             for i in range(WRITE_RETRIES):
                 if c.write(buf, off, k, _now()):
                     break
+                if i == 0 and trace:
+                    _say("write of %d: ERR_MEM; %s" % (k, _holders()))
                 _sleep_ms(WRITE_RETRY_MS)      # the writer blocks, whatever its timeout
             else:
                 _say("write: ERR_MEM after %d tries (%d ms): ENOMEM" %
