@@ -42,6 +42,6 @@ def test_a_still_has_stills_quality_while_a_slow_link_streams_lower(tmp_path):
              img.width, img.height, still_q, after))
     assert streamed < 70
     assert still_q == 90 and img.size == (1280, 720)    # above camera.quality too
-    assert s.fps >= 7, s                    # the stream went on meanwhile
+    assert s.fps >= 5, s                    # the stream went on meanwhile (its rate: make bench)
     assert s.quality_tables[0] < 70         # at the adaptive quality...
     assert after < 80                       # ...and back to it after the still

@@ -2,6 +2,7 @@
 its lwIP model on (tools/sim/device/_lwip.py): 600 kB/s up, 8000 bytes of packet memory shared
 by every socket, 5 TCP PCBs, 3 UDP PCBs for the app. A write that finds no packet memory
 blocks the whole loop in modlwip's 50 ms retries; --net-trace prints each such wait."""
+import re
 import socket
 import struct
 import time
@@ -19,8 +20,26 @@ def _changes(**rtsp):
 
 
 def _waits(board, start=0):
-    """The model's reports of writes that waited for packet memory (the loop was blocked)."""
-    return [ln for ln in board.console[start:] if "lwip: write" in ln]   # with who held it
+    """The model's reports of writes that waited for packet memory (the loop was blocked),
+    each with who held that memory."""
+    return [ln for ln in board.console[start:] if "lwip: write" in ln]
+
+
+def _pacing_waits(board, start=0):
+    """_waits() where every viewer keeps reading: leaves out the waits during which the PC's
+    own loopback sockets would not take what the model handed them ("PC refused N ms ago",
+    N < 100, in the ERR_MEM report). The test's viewers read into 1 MB buffers, so that is
+    the busy test machine (loopback ACKs held back by other processes), not a viewer that
+    stopped and not the app's pacing; it happened in 1 of 48 runs with 8 CPU hogs."""
+    out, host = [], False
+    for ln in _waits(board, start):
+        if "ERR_MEM;" in ln:
+            host = any(int(ms) < 100 for ms in re.findall(r"PC refused (\d+) ms ago", ln))
+        if not host:
+            out.append(ln)
+        if "waited" in ln or "ENOMEM" in ln:
+            host = False
+    return out
 
 
 def _play(url, port, n, transport="tcp"):
@@ -37,7 +56,7 @@ def _measure(tmp_path, n, seconds=4.0):
             time.sleep(seconds)
             t1 = time.monotonic()
             return ([v.fps(t0, t1) for v in vs], [v.longest_gap(t0, t1) for v in vs],
-                    _waits(b, c0), [v.error for v in vs])
+                    _pacing_waits(b, c0), [v.error for v in vs])
         finally:
             for v in vs:
                 v.close()
@@ -69,7 +88,8 @@ def test_an_rtsp_and_an_mjpeg_viewer_share_the_link(tmp_path):
             fps_m = sum(1 for t in m.times if t0 <= t < t1) / (t1 - t0)
             fps_r = v.fps(t0, t1)
             assert v.error is None and m.error is None, (v.error, m.error)
-            assert not _waits(b, c0), "the loop blocked in lwIP's retries: %s" % _waits(b, c0)[:5]
+            waits = _pacing_waits(b, c0)
+            assert not waits, "the loop blocked in lwIP's retries: %s" % waits[:5]
             assert min(fps_r, fps_m) >= 3.0, "RTSP %.1f fps, MJPEG %.1f fps" % (fps_r, fps_m)
         finally:
             v.close()

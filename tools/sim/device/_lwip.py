@@ -237,6 +237,7 @@ class _Conn:
         self.memerr = False    # TF_NAGLEMEMERR: a write failed, Nagle lets everything go
         self.err = 0           # errno once the connection broke
         self.t_close = -1      # closed by the app at (still sending what is queued)
+        self.refused = -1      # when the PC's socket last refused a segment (trace: _holders)
         self.ip = select.poll()  # is there input (or a close) from the viewer?
         self.ip.register(sock._s, _POLLIN)
         try:                     # the PC's own send buffer kept small: on the camera the only
@@ -363,6 +364,7 @@ class _Conn:
                     k = self.sock._s.send(self.mv[i][o:ln], _u.MSG_DONTWAIT)
                 except OSError as e:
                     if e.errno == errno.EAGAIN:   # the viewer is not reading: window closed
+                        self.refused = now
                         return True
                     self.drop(errno.ECONNRESET)
                     return False
@@ -458,9 +460,10 @@ class _Listener:
 
 def _holders():
     # who holds the packet memory (trace only): per connection, bytes unsent / sent but not
-    # handed to the viewer's PC socket (its window is closed) / handed over, awaiting the ACK
-    now = _now()
-    out = ["mem %d/%d" % (_heap, MEM_SIZE)]
+    # handed to the viewer's PC socket (its window is closed) / handed over, awaiting the ACK,
+    # as of the last service(); and when the PC last refused a segment
+    now = _last
+    out = ["mem %d/%d (lwIP's work done %d ms ago)" % (_heap, MEM_SIZE, (_now() - now) // 1000)]
     for j, c in enumerate(_conns):
         uns = sum(c.ln[(c.h + i) % c.N] for i in range(c.ns, c.n))
         late = wait = 0
@@ -471,8 +474,9 @@ def _holders():
             else:
                 wait += c.ln[x]
         m = sum(c.mem[(c.h + i) % c.N] for i in range(c.n))
-        out.append("conn%d: mem %d, unsent %d, undelivered %d, unacked %d%s" % (
-            j, m, uns, late, wait, " (closing)" if c.t_close >= 0 else ""))
+        ref = "" if c.refused < 0 else ", PC refused %d ms ago" % ((now - c.refused) // 1000)
+        out.append("conn%d: mem %d, unsent %d, undelivered %d, unacked %d%s%s" % (
+            j, m, uns, late, wait, ref, " (closing)" if c.t_close >= 0 else ""))
     return "; ".join(out)
 
 
