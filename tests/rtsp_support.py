@@ -645,6 +645,10 @@ def pyav_frames(url, transport, count, timeout=10.0):
     out = []
     deadline = time.monotonic() + timeout + 10
     opts = {"rtsp_transport": transport, "analyzeduration": "0", "probesize": "32"}
+    if transport == "udp":
+        # the decode below (720p to RGB) is this thread's, and a busy PC can hold it back
+        # for a few frames' time: a kernel buffer for them instead of ffmpeg's 384 KB
+        opts["buffer_size"] = str(4 << 20)
     with av.open(url, options=opts, timeout=timeout) as c:
         for f in c.decode(video=0):
             out.append(f.to_ndarray(format="rgb24"))
