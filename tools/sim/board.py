@@ -22,6 +22,7 @@ from tools.appfiles import app_files
 from . import profiles, storage, wifi
 from .bus import BusServer
 from .camera import FB_POOL_BYTES, CameraModel
+from .console import say_line
 
 # machine.reset_cause() values (ports/mimxrt/modmachine.c); 4 is DEEPSLEEP_RESET
 PWRON_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 3, 4, 5
@@ -196,8 +197,9 @@ class Board:
                     raise TimeoutError("board event not seen within %.1f s" % timeout)
                 self.cond.wait(left)
 
-    def wait_console(self, needle, timeout=10.0, start=0):
-        """Wait for a console line containing needle (at line index >= start); returns the line."""
+    def wait_console(self, needle, timeout=30.0, start=0):
+        """Wait for a console line containing needle (at line index >= start); returns the line.
+        The default bound is for a boot on a busy PC (10 s was too short under the full suite)."""
         deadline = time.monotonic() + timeout
         with self.cond:
             i = start
@@ -499,7 +501,7 @@ class Board:
             if self.opt.printer:
                 self.opt.printer(None, line)
             elif self.opt.echo:
-                print(line, flush=True)
+                say_line(line)
 
     def stop(self):
         self._stop.set()

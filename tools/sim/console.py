@@ -6,6 +6,7 @@ The board reports each LED switching on or off. A person wants to know what the 
 finds the shortest cycle that repeated, describes it the way the README's LED table does and
 names its meaning from that table. `--trace` prints every event instead.
 """
+import sys
 import threading
 import time
 
@@ -214,13 +215,20 @@ class LedPatterns:
         self.say("%s (%s)" % (meaning, words) if meaning and meaning != words else words)
 
 
+def say_line(line):
+    # one write per line: print() writes the text and the newline separately, and a Ctrl-C
+    # between the two glued "board: stopped" to a half-printed banner line
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class Console:
     """Prints board events and console lines as they come. Events of kind 'led' go through
     LedPatterns unless trace is on. ready_banner(urls) is printed once the LED first says the
     camera is ready or streaming."""
 
     def __init__(self, out=None, trace=False):
-        self.out = out or (lambda line: print(line, flush=True))
+        self.out = out or say_line
         self.trace = trace
         self.lock = threading.Lock()
         self.leds = LedPatterns(self._led_line)
