@@ -52,7 +52,7 @@ def test_a_frame_costs_well_under_a_30_fps_period(china):
     china.frame(1280, 720, 0, 0.0)              # the noise bank is made once per size
     took = []
     for i in range(10):
-        t0 = time.perf_counter()
+        t0 = time.process_time()        # CPU time: the other tests' processes do not count
         china.frame(1280, 720, i, i / 30)
-        took.append(time.perf_counter() - t0)
+        took.append(time.process_time() - t0)
     assert statistics.median(took) < 1 / 30, took
