@@ -194,7 +194,8 @@ class Board:
                     i += 1
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError("board event not seen within %.1f s" % timeout)
+                    raise TimeoutError("board event not seen within %.1f s%s"
+                                       % (timeout, self._recent()))
                 self.cond.wait(left)
 
     def wait_console(self, needle, timeout=30.0, start=0):
@@ -210,8 +211,19 @@ class Board:
                     i += 1
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError("console line %r not seen within %.1f s" % (needle, timeout))
+                    raise TimeoutError("console line %r not seen within %.1f s%s"
+                                       % (needle, timeout, self._recent()))
                 self.cond.wait(left)
+
+    def _recent(self):
+        # what a wait that timed out saw last: for its error message
+        p = self.proc
+        state = "no process" if p is None else (
+            "process running" if p.poll() is None else "process ended (%s)" % p.returncode)
+        ev = ["  %s %s" % (k, t) for _, k, t in self.events[-8:]]
+        con = ["  | " + ln for ln in self.console[-8:]]
+        return "; %s, boots %d\nlast events:\n%s\nlast console lines:\n%s" % (
+            state, self.boots, "\n".join(ev) or "  (none)", "\n".join(con) or "  (none)")
 
     # -- storage --------------------------------------------------------------------------
     def _prepare_storage(self):
