@@ -91,7 +91,7 @@ def test_a_5th_and_a_6th_are_refused_cleanly_and_4_viewers_keep_their_rate(tmp_p
             assert ff["took"] < ATTEMPT_S + 2, ff       # ffmpeg's own start-up on top
             assert len([ln for ln in b.console if "full (4 viewers)" in ln]) == len(tries) + 1
             assert all(v.error is None for v in vs), [v.error for v in vs]
-            assert min(before) >= 1.5, before            # they do play
+            assert min(before) >= 1.0, before    # they do play (the rate: make bench, 2.5 fps)
             for x, y in zip(before, during):
                 assert y >= 0.8 * x, "the viewers slowed down: %r -> %r" % (before, during)
         finally:

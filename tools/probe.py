@@ -623,6 +623,8 @@ def stream(conn, url, udp, server_transport, duration, frames, timeout, keepaliv
         try:
             _pump(conn, udp, on_data, min(end, time.monotonic() + 0.5))
         except StreamEnded:
+            if udp:
+                _drain(udp, on_data)
             if not rx.s.frames:
                 raise ProbeError("the camera closed the connection before sending a complete "
                                  "frame") from None
@@ -701,6 +703,18 @@ def _pump(conn, udp, on_data, until):
             on_data(0, s.recv(65536))
         else:
             on_data(1, s.recv(65536))
+
+
+def _drain(udp, on_data, quiet=0.1, most=1.0):
+    """After the camera closed the RTSP connection: what its UDP packets still bring (the
+    last frame's can come after the close, or wait behind it in this PC's queues)."""
+    end = time.monotonic() + most
+    while time.monotonic() < end:
+        ready, _, _ = select.select(list(udp), [], [], quiet)
+        if not ready:
+            return
+        for s in ready:
+            on_data(0 if s is udp[0] else 1, s.recv(65536))
 
 
 # -- output ---------------------------------------------------------------------------------
