@@ -82,9 +82,11 @@ class Budget:
             if not self.jammed(t0, e.errno):
                 raise
             return 0
-        self.jammed(t0)
+        dt = time.ticks_diff(time.ticks_ms(), t0)      # read once: this runs per packet
+        if dt >= JAM_MS:
+            self._note_jam()
         if w is not None and n:
-            self.spent(w, n, t0)
+            self._charge(w, n, dt, False)
         return n
 
     def jammed(self, t0, err=0):
@@ -92,11 +94,14 @@ class Budget:
         if it jammed, i.e. sat >= JAM_MS in modlwip's ERR_MEM retry or gave up with ENOMEM.
         The memory is then held by viewers that stopped reading (docs/ARCHITECTURE.md)."""
         if err == ENOMEM or time.ticks_diff(time.ticks_ms(), t0) >= JAM_MS:
-            if not self.jam:
-                self.jams += 1
-            self.jam = True
+            self._note_jam()
             return True
         return False
+
+    def _note_jam(self):
+        if not self.jam:
+            self.jams += 1
+        self.jam = True
 
     def hold(self, ms):
         """Hand lwIP no TCP write for ms (the closed connections still hold its memory)."""
@@ -145,11 +150,15 @@ class Budget:
 
     def spent(self, w, n, t0, paced=False):
         """w wrote n bytes in a call started at ticks t0 (paced: as given to take())."""
+        self._charge(w, n, time.ticks_diff(time.ticks_ms(), t0), paced)
+
+    def _charge(self, w, n, dt, paced):
+        # spent(), the call having taken dt ms
         if not self.top:
             return
         if self.viewers > 1 or paced:
             w.tok -= n          # a viewer alone is not paced: what it wrote then is no debt
-        if time.ticks_diff(time.ticks_ms(), t0) >= SLOW_MS:
+        if dt >= SLOW_MS:
             self.blocked += 1
             r = self.rate // 2
             self.rate = r if r > 50000 else 50000

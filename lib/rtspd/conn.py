@@ -13,11 +13,6 @@ OUT_CAP = 4096          # queued responses and RTCP reports
 OUT_RESERVE = 1536      # room needed before the next request is handled (largest response)
 
 
-def _write(sock, buf, off, n, budget, w=None):
-    # budget None: no link budget (tests on a PC)
-    return sock.write(buf, off, n) if budget is None else budget.write(sock, buf, off, n, w)
-
-
 class Conn:
     def __init__(self, alloc=bytearray):
         # alloc(n): n bytes from the app (RtspServer's alloc=: frame-buffer memory in lean mode)
@@ -77,19 +72,20 @@ class Conn:
         return self.out_len or self.pend_len or (s is not None and s.tcp and
                                                  (s.cur >= 0 or s.wait_out))
 
-    def send(self, stream, budget=None, writable=False):
+    def send(self, stream, budget, writable=False):
         """Write what the socket takes: the rest of a cut packet, then responses (only at a
         packet boundary), then frame data as far as the link budget allows (rtspd.budget:
         never more than lwIP's packet memory holds, so no write blocks in its retries).
         OSError for a broken connection. `writable`: the poller said the socket has room (a
-        viewer cut for lagging may then take frames again). budget None: no limit."""
+        viewer cut for lagging may then take frames again). budget: the link's (rtspd.budget;
+        one with no link rate paces nothing)."""
         sock = self.sock
         self.starved = False
-        if budget is not None and budget.held():
+        if budget.held():
             return              # lwIP's memory is still held by viewers that were ended
-        while budget is None or not budget.jam:     # a jam: the server acts first
+        while not budget.jam:     # a jam: the server acts first
             if self.pend_len:
-                n = _write(sock, self.pend, self.pend_off, self.pend_len, budget, self.w)
+                n = budget.write(sock, self.pend, self.pend_off, self.pend_len, self.w)
                 if not n:
                     self.full = True
                     return
@@ -102,7 +98,7 @@ class Conn:
             s = self.session
             busy = s is not None and s.tcp and s.cur >= 0
             if self.out_len and (not busy or s.pos % STRIDE == 0):
-                n = _write(sock, self.out, self.out_off, self.out_len, budget)
+                n = budget.write(sock, self.out, self.out_off, self.out_len)
                 if not n:
                     return
                 self.out_off += n
@@ -122,12 +118,12 @@ class Conn:
                 b = (s.pos // STRIDE + 1) * STRIDE
                 if b < lim:
                     lim = b
-            k = lim - s.pos if budget is None else budget.take(self.w, lim - s.pos)
+            k = budget.take(self.w, lim - s.pos)
             if not k:
                 self.starved = True
                 return
             sl = stream.slots[s.cur]
-            n = _write(sock, sl.buf, sl.base + s.pos, k, budget, self.w)
+            n = budget.write(sock, sl.buf, sl.base + s.pos, k, self.w)
             if not n:
                 self.full = True
                 return

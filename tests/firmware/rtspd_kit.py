@@ -98,7 +98,7 @@ def _ask(srv, c, text):
     c.rx[0:len(b)] = b
     c.rxn = len(b)
     c.process(srv)
-    c.send(srv._stream)
+    c.send(srv._stream, srv._budget)
 
 
 class Rig:
@@ -164,7 +164,7 @@ class Rig:
         for c in self.tcp:
             n = 0
             while c.session.cur >= 0:       # partial writes: as often as the socket takes data
-                c.send(st)
+                c.send(st, srv._budget)
                 n += 1
                 assert n < 100000
         for s in self.udp:
