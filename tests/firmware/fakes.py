@@ -3,6 +3,8 @@
 # folders, RAM block devices with the SD faults the issue lists, drive layouts of each firmware
 # generation built at the real "/", "/flash" and "/sdcard", a fake RTC so the emulator's `time`
 # module works without the board, and fake LEDs, watchdog and machine.
+import gc
+import micropython
 import os
 import random
 import sys
@@ -409,3 +411,37 @@ def config(**sections):
     for name, values in sections.items():
         cfg[name].update(values)
     return cfg
+
+
+# The camera modules' constants the capture fakes use (tools/sim/profiles: image/csi tables)
+JPEG, RGB565, HD, VGA = 0x06060000, 0x0C030002, 34, 12
+SUB_AUTO, SUB_422, SUB_420 = 0, 0x21, 0x22
+
+
+class FakeImage:
+    """image.Image as lib/capture.py uses it: a buffer and the bytes of it in use; tests add
+    to_jpeg()."""
+
+    def __init__(self, cap, n):
+        self.buf = bytearray(cap)
+        self.n = n
+
+    def bytearray(self):
+        return self.buf
+
+    def size(self):
+        return self.n
+
+
+class HeapLocked:
+    """with HeapLocked(): the body may not allocate (MemoryError if it does): a collection
+    first, then the heap locked, unlocked however the body ends."""
+
+    def __enter__(self):
+        gc.collect()
+        micropython.heap_lock()
+        return self
+
+    def __exit__(self, typ, val, tb):     # no *args: their tuple would need the locked heap
+        micropython.heap_unlock()
+        return False

@@ -2,28 +2,19 @@
 # sensor reset, in-place JPEG encode without copies. The firmware modules are fakes that
 # behave like the camera's (csi.snapshot(blocking=False) -> None while no frame is ready).
 import capture
-from fakes import Ticks, Log, CameraTicks, TICKS_PERIOD
-
-JPEG, RGB565, HD, VGA = 0x06060000, 0x0C030002, 34, 12
-SUB_AUTO, SUB_422, SUB_420 = 0, 0x21, 0x22
+from fakes import Ticks, Log, CameraTicks, TICKS_PERIOD, FakeImage
+from fakes import JPEG, RGB565, HD, VGA, SUB_AUTO, SUB_422, SUB_420
 
 
-class Image:
+class Image(FakeImage):
     def __init__(self, n=1000):
-        self.buf = bytearray(n)
+        super().__init__(n, n)
         self.jpeg = None
-        self.n = n
 
     def to_jpeg(self, quality=90, subsampling=SUB_AUTO, copy=False):
         self.jpeg = (quality, subsampling, copy)
         self.n = 321
         return self
-
-    def bytearray(self):
-        return self.buf
-
-    def size(self):
-        return self.n
 
 
 class Sensor:

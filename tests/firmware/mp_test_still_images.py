@@ -7,7 +7,7 @@ import appconfig
 import storage
 import still_images
 from fakes import Ticks, Log, TempDir, tmpdir, rmtree, CameraTicks, GmtimeOverflow
-from fakes import TICKS_PERIOD
+from fakes import TICKS_PERIOD, HeapLocked
 
 T0 = time.mktime((2026, 11, 23, 15, 45, 1, 0, 0))
 
@@ -187,19 +187,13 @@ def test_card_gone_with_real_storage_does_not_raise():
 
 
 def test_due_check_allocates_nothing():
-    import gc
-    import micropython
     s, ticks, clock, log = make({"interval_s": 3600}, FakeStorage())
-    gc.collect()
-    micropython.heap_lock()
-    try:
-        n = 0
+    n = 0
+    with HeapLocked():
         for _ in range(200):
             ticks.t += 33
             if s.due():
                 n += 1
-    finally:
-        micropython.heap_unlock()
     assert n == 0
 
 
@@ -242,15 +236,12 @@ def test_request_and_interval_after_a_week_without_stills():
 # the sensor: the worst case lib/still_images.py assumes). Each frame's first byte after SOI
 # is the quality it was made with.
 import capture
-
-JPEG_FMT, RGB_FMT, HD = 0x06060000, 0x0C030002, 34
-SUB_422 = 0x21
+from fakes import FakeImage, JPEG, RGB565, HD, SUB_422
 
 
-class Frame:
+class Frame(FakeImage):
     def __init__(self, encodes):
-        self.buf = bytearray(64)
-        self.n = 0
+        super().__init__(64, 0)
         self.encodes = encodes      # overlay: (quality, subsampling) of every to_jpeg
 
     def made(self, q):
@@ -262,17 +253,11 @@ class Frame:
         self.made(quality)
         return self
 
-    def bytearray(self):
-        return self.buf
-
-    def size(self):
-        return self.n
-
 
 class LagCsi:
     """csi module: JPEG frames every `period` ms of the fake ticks, `buffers` frame buffers, the
     quality register taken `lag` frames late; refuse: quality() answers False."""
-    JPEG, RGB565, HD = JPEG_FMT, RGB_FMT, HD
+    JPEG, RGB565, HD = JPEG, RGB565, HD
 
     def __init__(self, ticks, buffers=3, lag=None, period=33):
         self.ticks = ticks
@@ -332,7 +317,7 @@ class LagCsi:
         q = self.pipe.pop(0) if len(self.pipe) > self.lag else self.pipe[0]
         img = self.frames[self.i]
         self.i = (self.i + 1) % len(self.frames)
-        if self.fmt == JPEG_FMT:
+        if self.fmt == JPEG:
             img.made(q)
         else:
             img.n = 0               # RGB565: to_jpeg makes it
@@ -494,22 +479,16 @@ def test_overlay_still_without_subsampling_is_444_and_not_streamed():
 
 
 def test_large_allocates_nothing():
-    import gc
-    import micropython
     cam, csi, s, st, ticks, log = still_rig({"quality": 80}, {"quality": 90})
     sent = []
     loop(cam, s, ticks, 40, 200, sent)
     s.request()
     loop(cam, s, ticks, 40, 500, sent)
-    gc.collect()
-    micropython.heap_lock()
-    try:
-        n = 0
+    n = 0
+    with HeapLocked():
         for k in range(200):
             if s.large(ticks.t - 600 + k * 3):
                 n += 1
-    finally:
-        micropython.heap_unlock()
     assert 0 < n < 200
 
 

@@ -6,7 +6,7 @@ import time
 import random
 import struct
 import timesync
-from fakes import Ticks, Log, CameraTicks, GmtimeOverflow
+from fakes import Ticks, Log, CameraTicks, GmtimeOverflow, HeapLocked
 import timeutil
 
 NTP_DELTA = 2208988800
@@ -529,37 +529,25 @@ def test_bad_settings_fall_back_with_an_error_logged():
 
 
 def test_poll_when_not_due_allocates_nothing():
-    import gc
-    import micropython
     ts, net, rtc, ticks, log = make({"10.0.0.1": NOW}, rtc_start=NOW, woke=True)
     ts._due.set(10 ** 6)
-    gc.collect()
-    micropython.heap_lock()
-    try:
+    with HeapLocked():
         for _ in range(200):
             ticks.t += 33
             ts.poll(busy=True)
-    finally:
-        micropython.heap_unlock()
     assert net.queries == []
 
 
 def test_polls_waiting_for_an_answer_allocate_nothing():
-    import gc
-    import micropython
     ts, net, rtc, ticks, log = make({"10.0.0.1": None}, rtc_start=NOW, woke=True,
                                     slept_at=NOW - 60)
     ticks.t += 10000
     ts.poll(busy=True)                   # the exchange starts (that allocates: once)
     assert net.open == 1
-    gc.collect()
-    micropython.heap_lock()
-    try:
+    with HeapLocked():
         for _ in range(100):
             ticks.t += 5
             ts.poll(busy=True)
-    finally:
-        micropython.heap_unlock()
     assert net.reads == 100 and net.open == 1
 
 
