@@ -433,6 +433,35 @@ class FakeImage:
         return self.n
 
 
+class NullCSI:
+    """csi.CSI (firmware 4.8+) whose set-up calls do nothing and that has no frame: tests
+    override what they watch. 1280x720."""
+
+    def __init__(self, **kw):
+        pass
+
+    def reset(self, hard=True):
+        pass
+
+    def pixformat(self, f):
+        pass
+
+    def framesize(self, f):
+        pass
+
+    def quality(self, q):
+        pass
+
+    def snapshot(self, time=-1, frames=-1, blocking=True, image=None):
+        return None
+
+    def width(self):
+        return 1280
+
+    def height(self):
+        return 720
+
+
 class HeapLocked:
     """with HeapLocked(): the body may not allocate (MemoryError if it does): a collection
     first, then the heap locked, unlocked however the body ends."""

@@ -2,7 +2,7 @@
 # sensor reset, in-place JPEG encode without copies. The firmware modules are fakes that
 # behave like the camera's (csi.snapshot(blocking=False) -> None while no frame is ready).
 import capture
-from fakes import Ticks, Log, CameraTicks, TICKS_PERIOD, FakeImage
+from fakes import Ticks, Log, CameraTicks, TICKS_PERIOD, FakeImage, NullCSI
 from fakes import JPEG, RGB565, HD, VGA, SUB_AUTO, SUB_422, SUB_420
 
 
@@ -309,30 +309,9 @@ def test_frame_path_allocates_nothing_but_the_result_pair():
         """csi without bookkeeping: a frame every 33 ms, nothing allocated."""
         JPEG, RGB565, HD = JPEG, RGB565, HD
 
-        class CSI:
-            def __init__(self, **kw):
-                pass
-
-            def reset(self, hard=True):
-                pass
-
-            def pixformat(self, f):
-                pass
-
-            def framesize(self, f):
-                pass
-
-            def quality(self, q):
-                pass
-
+        class CSI(NullCSI):
             def snapshot(self, time=-1, frames=-1, blocking=True, image=None):
                 return img if ticks.t % 33 < 5 else None
-
-            def width(self):
-                return 1280
-
-            def height(self):
-                return 720
     cam = capture.Camera({"mode": "overlay", "warmup_ms": 0}, Log(), csi=Quiet(),
                          image=ImageModule(), omv=False, ticks_ms=ticks)
     cam.start()

@@ -236,7 +236,7 @@ def test_request_and_interval_after_a_week_without_stills():
 # the sensor: the worst case lib/still_images.py assumes). Each frame's first byte after SOI
 # is the quality it was made with.
 import capture
-from fakes import FakeImage, JPEG, RGB565, HD, SUB_422
+from fakes import FakeImage, NullCSI, JPEG, RGB565, HD, SUB_422
 
 
 class Frame(FakeImage):
@@ -273,18 +273,9 @@ class LagCsi:
         self.taken = ticks.t // period
         mod = self
 
-        class CSI:
-            def __init__(self, **kw):
-                pass
-
-            def reset(self, hard=True):
-                pass
-
+        class CSI(NullCSI):
             def pixformat(self, f):
                 mod.fmt = f
-
-            def framesize(self, f):
-                pass
 
             def quality(self, q):
                 if mod.refuse:
@@ -300,12 +291,6 @@ class LagCsi:
                 if time != -1:
                     return None
                 return mod.grab()
-
-            def width(self):
-                return 1280
-
-            def height(self):
-                return 720
         self.CSI = CSI
 
     def grab(self):
