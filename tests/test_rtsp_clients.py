@@ -80,7 +80,7 @@ def test_gstreamer_decodes_720p(srv422, transport):
            "!", "rtpjpegdepay", "!", "jpegdec", "!", "video/x-raw,width=1280,height=720", "!",
            "fakesink", "num-buffers=20"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 0, p.stdout + p.stderr + "\nserver:\n" + srv422.output()[-3000:]
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])

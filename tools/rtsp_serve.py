@@ -7,7 +7,8 @@
 # The password comes from the RTSP_PASSWORD environment variable, never the command line.
 # Prints one line per event on stdout ("READY port=...", "EVENT first_play None", ...).
 # --debug answers GET_PARAMETER keys rtspd.mem (heap bytes in use after a collection),
-# rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats.
+# rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats, and prints the
+# server's log lines ("LOG warning rtspd: ...").
 # --native off: the plain-Python send path (rtspd.fast.use(False)), as on a camera where
 # native code is not trusted; READY says code=native or code=python.
 # --bench N (used by tools/bench_send.py): keep the JPEGs in memory, wait for --viewers viewers,
@@ -77,6 +78,22 @@ def say(*a):
         pass
 
 
+class Log:
+    """The server's log lines on stdout ("LOG level message"): a test that fails shows them."""
+
+    def _say(self, level, msg, args):
+        say("LOG", level, msg % args if args else msg)
+
+    def info(self, msg, *args):
+        self._say("info", msg, args)
+
+    def warning(self, msg, *args):
+        self._say("warning", msg, args)
+
+    def error(self, msg, *args):
+        self._say("error", msg, args)
+
+
 def main():
     d, o = parse_args(sys.argv[1:])
     names = load_names(d)
@@ -87,7 +104,8 @@ def main():
                      session_timeout=o["--timeout"], width=o["--width"], height=o["--height"],
                      fps=o["--fps"], expire_ms=None if o["--expire-ms"] < 0 else o["--expire-ms"],
                      idle_ms=o["--idle-ms"], stall_ms=o["--stall-ms"], rtp_port=o["--rtp-port"],
-                     lag_ms=o["--lag-ms"], frame_max=o["--frame-max"])
+                     lag_ms=o["--lag-ms"], frame_max=o["--frame-max"],
+                     log=Log() if o["--debug"] else None)
     srv.on_event = lambda name, arg: say("EVENT", name, arg)
     if o["--debug"]:
         srv.get_param = lambda key: debug_param(srv, key)
