@@ -544,13 +544,22 @@ def free_port(kind=socket.SOCK_STREAM, lo=20000, hi=32000):
     base = lo + (int(worker) % 16 if worker.isdigit() else 0) * span
     for _ in range(200):
         port = base + random.randrange(span)
+        if port in _GIVEN:
+            continue        # handed out lately, maybe not listened on yet (a board's two ports)
         with socket.socket(socket.AF_INET, kind) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _GIVEN.append(port)
+        del _GIVEN[:-64]
+        return port
     raise OSError("no free port in %d..%d" % (base, base + span))
+
+
+# ports free_port() gave lately: free when asked, but a caller that asks twice before it
+# listens (an RTSP and an HTTP port) would otherwise get the same one now and then (1 in 750)
+_GIVEN = []
 
 
 _free_port = free_port
