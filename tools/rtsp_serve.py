@@ -78,20 +78,12 @@ def say(*a):
         pass
 
 
-class Log:
-    """The server's log lines on stdout ("LOG level message"): a test that fails shows them."""
-
-    def _say(self, level, msg, args):
-        say("LOG", level, msg % args if args else msg)
-
-    def info(self, msg, *args):
-        self._say("info", msg, args)
-
-    def warning(self, msg, *args):
-        self._say("warning", msg, args)
-
-    def error(self, msg, *args):
-        self._say("error", msg, args)
+def debug_log():
+    # the firmware's logging module (frozen on the camera; tools/sim/device here) on stdout
+    import logging
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="LOG %(levelname)s %(message)s")
+    return logging.getLogger("rtspd")
 
 
 def main():
@@ -105,7 +97,7 @@ def main():
                      fps=o["--fps"], expire_ms=None if o["--expire-ms"] < 0 else o["--expire-ms"],
                      idle_ms=o["--idle-ms"], stall_ms=o["--stall-ms"], rtp_port=o["--rtp-port"],
                      lag_ms=o["--lag-ms"], frame_max=o["--frame-max"],
-                     log=Log() if o["--debug"] else None)
+                     log=debug_log() if o["--debug"] else None)
     srv.on_event = lambda name, arg: say("EVENT", name, arg)
     if o["--debug"]:
         srv.get_param = lambda key: debug_param(srv, key)
