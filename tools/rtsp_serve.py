@@ -8,7 +8,7 @@
 # Prints one line per event on stdout ("READY port=...", "EVENT first_play None", ...).
 # --debug answers GET_PARAMETER keys rtspd.mem (heap bytes in use after a collection),
 # rtspd.sessions, rtspd.conns, rtspd.sockets (open sockets) and rtspd.stats, and prints the
-# server's log lines ("LOG warning rtspd: ...").
+# server's log lines ("LOG WARNING rtspd: ...").
 # --native off: the plain-Python send path (rtspd.fast.use(False)), as on a camera where
 # native code is not trusted; READY says code=native or code=python.
 # --bench N (used by tools/bench_send.py): keep the JPEGs in memory, wait for --viewers viewers,
