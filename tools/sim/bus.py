@@ -14,6 +14,7 @@ status 0 = ok; > 0 = OSError(errno); -1 = RuntimeError(text); -2 = ValueError(te
 import socket
 import struct
 import threading
+import time
 
 REQ = struct.Struct("<BI")
 RESP = struct.Struct("<iI")
@@ -67,12 +68,22 @@ class BusServer:
         self._thread.start()
 
     def _accept_loop(self):
+        # Only close() ends it: an accept that fails once (a connection reset before it was
+        # taken, ECONNABORTED, on a busy PC) must not leave the board deaf, its next firmware
+        # process waiting on the bus for ever.
         while not self._stop:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._stop or self.sock.fileno() < 0:
+                    return
+                time.sleep(0.01)
+                continue
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:         # reset already: its process is gone
+                conn.close()
+                continue
             threading.Thread(target=self._serve, args=(conn,), daemon=True, name="bus-conn").start()
 
     def _serve(self, conn):
